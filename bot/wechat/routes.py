@@ -1,0 +1,4 @@
+"""/wechat webhook and /simulator. (issue 3)"""
+from fastapi import APIRouter
+
+router = APIRouter()

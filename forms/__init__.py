@@ -1,0 +1,1 @@
+"""Guided forms: a generic engine; each form and each eligibility rule is data."""

@@ -1,0 +1,1 @@
+"""Persistence: the sqlmodel engine and every table, in one place."""

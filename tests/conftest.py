@@ -1,0 +1,165 @@
+"""Shared fixtures: a real policybot server (uvicorn subprocess) over HTTP, and a fake WeChat API.
+
+`live_server(**env)` starts the real app on a free port with its own data dir and returns a
+`LiveServer`; the session-wide `server` fixture is one such server with WeChat credentials set
+and the simulator on. With `--db=postgres` (or POLICYBOT_TEST_PG_URL set and `--db=postgres`)
+every server gets a fresh PostgreSQL database instead of SQLite.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fake_wechat import FakeWeChat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TEST_TOKEN = "policybot-test-token"
+TEST_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 chars
+TEST_APPID = "wx0123456789abcdef"
+TEST_SECRET = "test-secret"
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin-pass-123"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", default="sqlite", choices=["sqlite", "postgres"],
+                     help="database backend for the live servers")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fresh_pg_database(base_url: str) -> str:
+    """Create an empty database on the test PostgreSQL server; return its SQLAlchemy URL."""
+    import psycopg
+
+    name = "pbtest_" + uuid.uuid4().hex[:12]
+    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    head, _, _ = base_url.rpartition("/")
+    return f"{head}/{name}"
+
+
+class LiveServer:
+    def __init__(self, env: dict[str, str], data_dir: Path):
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.data_dir = data_dir
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+        self.log_path = data_dir / "server.log"
+
+    def start(self, timeout: float = 120) -> "LiveServer":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            cwd=str(self.data_dir), env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"server not ready in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self, **kw) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30, **kw)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush — what a crash looks like."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def fake_wechat():
+    fake = FakeWeChat().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(request, tmp_path_factory, fake_wechat):
+    """Factory: live_server(name="x", **env) -> a started LiveServer (stopped at session end)."""
+    started: list[LiveServer] = []
+    backend = request.config.getoption("--db")
+
+    def make(name: str = "srv", data_dir: Path | None = None, **env_overrides: str) -> LiveServer:
+        data_dir = data_dir or tmp_path_factory.mktemp(name)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "LLM_", "POLICYBOT_", "DATABASE_URL", "CHROMA_URL"))}
+        env.update({
+            "PYTHONPATH": str(ROOT),
+            "POLICYBOT_DATA_DIR": str(data_dir / "data"),
+            "WECHAT_API_BASE": fake_wechat.base_url,
+            "ANONYMIZED_TELEMETRY": "False",
+        })
+        if backend == "postgres" and "DATABASE_URL" not in env_overrides:
+            pg = os.environ.get("POLICYBOT_TEST_PG_URL")
+            if not pg:
+                pytest.skip("--db=postgres needs POLICYBOT_TEST_PG_URL")
+            env["DATABASE_URL"] = _fresh_pg_database(pg)
+        env.update({k: str(v) for k, v in env_overrides.items() if v is not None})
+        for k in [k for k, v in env_overrides.items() if v is None]:
+            env.pop(k, None)
+        srv = LiveServer(env, data_dir).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(live_server) -> LiveServer:
+    """The shared server: WeChat safe-mode credentials, simulator on, an admin account."""
+    return live_server(
+        "main",
+        WECHAT_TOKEN=TEST_TOKEN,
+        WECHAT_AES_KEY=TEST_AES_KEY,
+        WECHAT_APPID=TEST_APPID,
+        WECHAT_SECRET=TEST_SECRET,
+        POLICYBOT_SIMULATOR="1",
+        POLICYBOT_ADMIN_USER=ADMIN_USER,
+        POLICYBOT_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    )
+
+
+@pytest.fixture
+def http(server):
+    with server.client() as c:
+        yield c
