@@ -73,7 +73,21 @@ class IndexState(SQLModel, table=True):
 
 
 # ---------------------------------------------------------------- channel (WeChat)
-# (issue 3 adds: Follower, ProcessedMessage, PendingPush, KeyValue …)
+
+class Follower(SQLModel, table=True):
+    """A WeChat follower (openid) and everything the dialog needs to remember about them."""
+
+    openid: str = Field(primary_key=True)
+    region: Optional[str] = Field(default=None, description="e.g. '山东 聊城', set by '我在聊城'")
+    subscribed: bool = True
+    form_state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON),
+                                       description="the active form: name, slots, pending slot, misses …")
+    more_pages: list[str] = Field(default_factory=list, sa_column=Column(JSON),
+                                  description="the unsent parts of the last long answer ('更多')")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+# (issue 3 adds: ProcessedMessage, PendingPush, KeyValue …)
 
 
 # ---------------------------------------------------------------- forms

@@ -1,0 +1,41 @@
+"""One turn of a conversation, as the dialog router hands it to a handler or a form.
+
+The WeChat layer turns a parsed wechatpy message into an `Inbound`; the router loads the
+`Follower` row and builds a `Turn`. Handlers return reply text; the router pages long text
+('更多') and saves the follower when the turn ends, in the same transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Optional
+
+from sqlmodel import Session
+
+from bot.settings import Settings
+from storage.models import Follower
+
+if TYPE_CHECKING:
+    from knowledge.service import KnowledgeBase
+
+
+@dataclass
+class Inbound:
+    openid: str
+    kind: str  # text | voice | image | location | link | video | shortvideo | file | event
+    text: str = ""  # the text, or a voice message's Recognition
+    media_id: Optional[str] = None
+    pic_url: Optional[str] = None
+    event: Optional[str] = None  # subscribe | unsubscribe | click | view | location …
+    event_key: Optional[str] = None
+    msg_id: Optional[str] = None
+    created_at: datetime = field(default_factory=datetime.now)
+
+
+@dataclass
+class Turn:
+    inbound: Inbound
+    follower: Follower
+    session: Session
+    settings: Settings
+    kb: "KnowledgeBase"
