@@ -27,8 +27,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-# A throwaway PostgreSQL cluster on a unix socket + port 54329, owned by the postgres user.
+# A throwaway PostgreSQL cluster on a free loopback port, owned by the postgres user.
 PG_URL=""
+PG_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -n "$PG_BIN" ]; then
   PGDIR=$(mktemp -d /tmp/policybot-pg.XXXXXX)
@@ -37,9 +38,9 @@ if [ -n "$PG_BIN" ]; then
   if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; RUN=(runuser -u postgres --); fi
   "${RUN[@]}" "$PG_BIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 >/dev/null
   "${RUN[@]}" "$PG_BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
-      -o "-p 54329 -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+      -o "-p $PG_PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
   trap '"${RUN[@]}" "$PG_BIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true' EXIT
-  PG_URL="postgresql+psycopg://postgres@127.0.0.1:54329/postgres"
+  PG_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/postgres"
 fi
 
 export ANONYMIZED_TELEMETRY=False
