@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from bot.console.auth import bootstrap_admin
+from bot.routing import load_routing
 from bot.settings import Settings, get_settings
 from knowledge.service import KnowledgeBase
 from storage.db import init_db
@@ -20,6 +22,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         settings.ensure_dirs()
         init_db(settings)
+        bootstrap_admin(settings)
+        load_routing(settings)  # a broken deploy/routing.yaml stops the start with its reason
         app.state.kb.start()
         yield
         app.state.kb.close()

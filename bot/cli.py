@@ -53,6 +53,54 @@ def ask(question: str, region: Optional[str] = None, as_json: bool = typer.Optio
         typer.echo(json.dumps(ans.model_dump(), ensure_ascii=False, indent=2))
         return
     typer.echo(ans.answer)
+    for s in ans.sources:
+        typer.echo(f"  来源：{s.file}  《{s.title}》{s.doc_number or ''}  {s.region or ''}{'  (可能已失效)' if s.expired else ''}")
+
+
+@app.command("eval")
+def eval_(
+    file: Path = typer.Argument(..., help="questions, JSONL: q, must, gold"),
+    refuse: Optional[Path] = typer.Option(None, "--refuse", help="questions to refuse, JSONL: q"),
+    synonyms: bool = typer.Option(True, "--synonyms/--no-synonyms", help="use knowledge/synonyms.yaml"),
+    compare: bool = typer.Option(False, "--compare", help="run with and without synonyms"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="print every miss"),
+) -> None:
+    """Measure answers: right/total, refusals, p50/p95 latency."""
+    from knowledge.evaluation import read_jsonl, run_eval
+
+    kb = _kb()
+    qa = read_jsonl(file)
+    refusals = read_jsonl(refuse) if refuse else []
+    kb.ask("预热")  # load the models before timing
+    modes = [True, False] if compare else [synonyms]
+    for mode in modes:
+        report = run_eval(kb, qa, refusals, use_synonyms=mode)
+        typer.echo(report.summary("synonyms on" if mode else "synonyms off"))
+        if verbose:
+            for miss in report.misses:
+                typer.echo("  miss: " + json.dumps(miss, ensure_ascii=False))
+
+
+@app.command("wechat-menu")
+def wechat_menu(
+    file: Optional[Path] = typer.Option(None, "--file", help="menu JSON (default: deploy/wechat-menu.json)"),
+) -> None:
+    """Push the official account's custom menu through the WeChat API."""
+    from bot.wechat import menu
+    from storage.db import init_db
+
+    settings = get_settings()
+    if not (settings.wechat_appid and settings.wechat_secret):
+        typer.echo("需要设置 WECHAT_APPID 和 WECHAT_SECRET", err=True)
+        raise typer.Exit(2)
+    settings.ensure_dirs()
+    init_db(settings)  # the access token is kept in the database, shared with the server
+    try:
+        result = menu.push_menu(settings, file)
+    except Exception as exc:  # WeChat refused or unreachable: say why, no traceback
+        typer.echo(f"菜单推送失败：{exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"菜单已推送（{(file or menu.menu_path())}）：{json.dumps(result, ensure_ascii=False)}")
 
 
 def main() -> None:

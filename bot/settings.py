@@ -44,6 +44,15 @@ class Settings(BaseSettings):
         description="YYYY-MM-DD; fixes 'today' for expiry checks (tests, replays)",
     )
 
+    admin_token: str | None = Field(
+        None, validation_alias=_env("POLICYBOT_ADMIN_TOKEN", "admin_token"),
+        description="bearer token for POST /api/ingest (unset: the endpoint is off)",
+    )
+    refuse_threshold: float = Field(
+        0.35, validation_alias=_env("POLICYBOT_REFUSE_THRESHOLD", "refuse_threshold"),
+        description="answer only when the best clause covers this share of the question's terms",
+    )
+
     # optional LLM
     llm_base_url: str | None = Field(None, validation_alias=_env("LLM_BASE_URL", "llm_base_url"))
     llm_api_key: str | None = Field(None, validation_alias=_env("LLM_API_KEY", "llm_api_key"))
@@ -62,10 +71,37 @@ class Settings(BaseSettings):
         None, validation_alias=_env("POLICYBOT_SIMULATOR", "simulator"),
         description="serve /simulator; default: on when WECHAT_TOKEN is unset",
     )
+    reply_deadline: float = Field(
+        4.5, validation_alias=_env("POLICYBOT_REPLY_DEADLINE", "reply_deadline"),
+        description="seconds to wait for an answer before replying 'success' and pushing it "
+                    "through the customer-service API (WeChat gives up after 5 s); 0 pushes every reply",
+    )
 
     # console
     admin_user: str | None = Field(None, validation_alias=_env("POLICYBOT_ADMIN_USER", "admin_user"))
     admin_password: str | None = Field(None, validation_alias=_env("POLICYBOT_ADMIN_PASSWORD", "admin_password"))
+    console_session_hours: int = Field(
+        12, validation_alias=_env("POLICYBOT_CONSOLE_SESSION_HOURS", "console_session_hours"))
+    console_secure_cookie: bool = Field(
+        False, validation_alias=_env("POLICYBOT_CONSOLE_SECURE_COOKIE", "console_secure_cookie"),
+        description="mark the console cookie Secure (set it when served over HTTPS)",
+    )
+
+    # complaints
+    routing_file: Path | None = Field(
+        None, validation_alias=_env("POLICYBOT_ROUTING_FILE", "routing_file"),
+        description="region/category → team rules; default: the bundled deploy/routing.yaml",
+    )
+    ticket_accept_days: int = Field(
+        1, validation_alias=_env("POLICYBOT_TICKET_ACCEPT_DAYS", "ticket_accept_days"),
+        description="working days to accept a complaint")
+    ticket_answer_days: int = Field(
+        13, validation_alias=_env("POLICYBOT_TICKET_ANSWER_DAYS", "ticket_answer_days"),
+        description="working days to answer a complaint")
+    holidays: str = Field(
+        "", validation_alias=_env("POLICYBOT_HOLIDAYS", "holidays"),
+        description="comma-separated YYYY-MM-DD public holidays skipped by due dates (weekends always are)",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

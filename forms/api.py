@@ -1,4 +1,55 @@
-"""POST /api/check/{form}. (issue 4)"""
-from fastapi import APIRouter
+"""POST /api/check/enterprise-yigong and /api/check/trainee-subsidy: eligibility from facts.
+
+Thin routes over forms.checks — the same validation and rule evaluation the chat forms use.
+Missing or malformed facts → 422 {"detail": "<Chinese message naming the field>", "field": name}.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from forms import checks
 
 router = APIRouter()
+
+MAX_BODY = 64 * 1024
+ROUTES = {
+    "enterprise-yigong": (checks.validate_yigong, checks.check_yigong),
+    "trainee-subsidy": (checks.validate_trainee, checks.check_trainee),
+}
+
+
+def _error(field: str, message: str, status: int = 422) -> JSONResponse:
+    return JSONResponse({"detail": message, "field": field}, status_code=status)
+
+
+def _today(request: Request) -> date:
+    fixed = getattr(request.app.state.settings, "today", None)
+    try:
+        return date.fromisoformat(fixed) if fixed else date.today()
+    except ValueError:
+        return date.today()
+
+
+@router.post("/api/check/{form}")
+async def check(form: str, request: Request):
+    if form not in ROUTES:
+        return _error("form", f"没有这个自测：{form}（可用：{'、'.join(ROUTES)}）", 404)
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return _error("body", "请求体太大", 413)
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return _error("body", "请求体不是合法的 JSON")
+    validate, evaluate = ROUTES[form]
+    try:
+        facts, labels = validate(body)
+    except checks.FactError as bad:
+        return _error(bad.field, bad.message)
+    verdict = await run_in_threadpool(evaluate, facts, labels, request.app.state.kb, _today(request))
+    return verdict.public()

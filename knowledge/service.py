@@ -1,43 +1,258 @@
 """KnowledgeBase: the one object the app, the CLI and the forms use to reach the notices.
 
-STUB (to be replaced by the issue-2 implementation): keeps the interface stable so the channel,
-forms and complaints can be built against it in parallel.
+It owns the startup indexing (bundled corpus + POLICYBOT_CORPUS_DIR, idempotent by file hash,
+in a background thread so the web server starts at once and /healthz says 503 until ready),
+ingestion, retrieval and answering. Everything another worker needs is in the database and the
+vector store; this process only keeps a rebuildable in-memory BM25, reloaded when
+IndexState.version moves (another worker or `policybot ingest` changed the corpus).
 """
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from datetime import date
 from pathlib import Path
 
+from sqlmodel import select
+
 from bot.settings import Settings
+from knowledge import answer as answering
+from knowledge.embeddings import make_embedder
+from knowledge.index import HybridIndex
+from knowledge.ingest import collect_files, ingest_file, ingest_lock
+from knowledge.lexical import parse_query
+from knowledge.regions import infer_region, region_matches
+from knowledge.textutil import clean_inline, squash
 from knowledge.types import Answer, Source
+from knowledge.vectors import VectorStore
+from storage.db import session_scope
+
+log = logging.getLogger(__name__)
 
 BUNDLED_CORPUS = Path(__file__).parent / "corpus"
-
-REFUSAL = "抱歉，现有政策文件中没有找到能回答这个问题的内容。"
+REFUSAL = answering.REFUSAL
+REGION_BONUS = 0.006  # in reciprocal-rank units: about ten ranks for the asker's own region
+RELOAD_CHECK_SECONDS = 1.0
 
 
 class KnowledgeBase:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, chat_model=None):
         self.settings = settings
         self.ready = False
+        self.error: str | None = None
+        self.use_synonyms = True
+        self.chat_model = chat_model
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._index: HybridIndex | None = None
+        self._last_check = 0.0
 
+    # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Called on app start: index in the background; `ready` turns true when done."""
-        self.ensure_indexed()
+        self._thread = threading.Thread(target=self._startup, name="kb-startup", daemon=True)
+        self._thread.start()
+
+    def _startup(self) -> None:
+        try:
+            self.ensure_indexed()
+        except Exception as exc:  # keep serving 503 with the reason rather than dying
+            log.exception("indexing failed")
+            self.error = f"{type(exc).__name__}: {exc}"
 
     def close(self) -> None:
-        pass
+        if self._thread and self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _components(self) -> HybridIndex:
+        with self._lock:
+            if self._index is None:
+                s = self.settings
+                embedder = make_embedder(s.embedder, s.embedding_base_url, s.embedding_api_key)
+                vectors = VectorStore(s.data_dir / "chroma", s.chroma_url, embedder.name)
+                self._index = HybridIndex(embedder, vectors)
+            return self._index
+
+    def corpus_files(self) -> list[Path]:
+        dirs = []
+        if self.settings.bundled_corpus:
+            dirs.append(BUNDLED_CORPUS)
+        if self.settings.corpus_dir:
+            dirs.append(Path(self.settings.corpus_dir))
+        return collect_files([d for d in dirs if d.exists()])
 
     def ensure_indexed(self) -> None:
         """Index the bundled corpus (and POLICYBOT_CORPUS_DIR) if any file is new or changed."""
+        report = self._ingest_paths(self.corpus_files(), reload=False)
+        changed = {k: v for k, v in report.items() if v != "unchanged"}
+        if changed:
+            log.info("corpus indexed: %s", changed)
+        self._reload(force=True)
         self.ready = True
 
+    # ------------------------------------------------------------------ ingest
     def ingest(self, paths: list[Path]) -> dict:
         """Add or update notices from files; returns a report {file: 'added'|'updated'|'unchanged'}."""
-        return {}
+        return self._ingest_paths(collect_files([Path(p) for p in paths]), reload=True)
+
+    def ingest_upload(self, filename: str, data: bytes) -> dict:
+        """Store an uploaded file under the data dir, then ingest it."""
+        from knowledge.ingest import safe_name
+
+        target_dir = self.settings.data_dir / "uploads"
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / safe_name(filename)
+        target.write_bytes(data)
+        return self.ingest([target])
+
+    def _ingest_paths(self, files: list[Path], reload: bool) -> dict:
+        index = self._components()
+        report: dict[str, str] = {}
+        for path in files:
+            name = path.stem
+            try:
+                with session_scope(self.settings) as session, ingest_lock(session, self.settings.data_dir):
+                    report[name] = ingest_file(session, path, index.embedder, index.vectors)
+            except Exception as exc:
+                log.exception("ingest of %s failed", path)
+                report[name] = f"failed: {exc}"
+        if reload and any(v in ("added", "updated") for v in report.values()):
+            self._reload(force=True)
+        return report
+
+    # ------------------------------------------------------------------ reading
+    def _reload(self, force: bool = False) -> HybridIndex:
+        index = self._components()
+        now = time.monotonic()
+        if not force and now - self._last_check < RELOAD_CHECK_SECONDS:
+            return index
+        with self._lock:
+            self._last_check = now
+            with session_scope(self.settings) as session:
+                if force or HybridIndex.db_version(session) != index.version:
+                    index.load(session)
+        return index
+
+    def today(self) -> date:
+        return date.fromisoformat(self.settings.today) if self.settings.today else date.today()
+
+    def _user_region(self, user: str | None) -> str | None:
+        if not user:
+            return None
+        from storage.models import Follower
+
+        with session_scope(self.settings) as session:
+            follower = session.get(Follower, user)
+            return follower.region if follower else None
+
+    def retrieve(self, question: str, region: str | None = None, k: int = 8):
+        """(query, hits that answer) — hits below the coverage threshold are dropped."""
+        index = self._reload()
+        query = parse_query(question, use_synonyms=self.use_synonyms)
+        if not query.concepts:
+            return query, []
+        bonus: dict[int, float] = {}
+        named = infer_region(question).label  # "济源的培训…": the place the question names
+        for wanted, weight in ((region, REGION_BONUS), (named, 2 * REGION_BONUS)):
+            if wanted:
+                for nid, n in index.notices.items():
+                    bonus[nid] = max(bonus.get(nid, 0.0), weight * region_matches(wanted, n.region))
+        dense_text = question + ("（" + "，".join(query.expansions) + "）" if query.expansions else "")
+        hits = index.search(query, k=k, dense_text=dense_text, region_bonus=bonus)
+        threshold = self.settings.refuse_threshold
+        return query, [h for h in hits if h.coverage >= threshold]
 
     def ask(self, question: str, region: str | None = None, user: str | None = None) -> Answer:
-        return Answer(answer=REFUSAL, refused=True, sources=[])
+        question = clean_inline(question or "")[:500]
+        if not squash(question):
+            return answering.refusal()
+        region = region or self._user_region(user)
+        query, hits = self.retrieve(question, region)
+        if not hits:
+            return answering.refusal()
+        result = answering.compose(query, hits, self.today())
+        model = self.chat_model
+        if model is None and self.settings.llm_enabled:
+            from knowledge.generate import make_chat_model
+
+            model = self.chat_model = make_chat_model(self.settings)
+        if model is not None:
+            from knowledge.generate import rewrite
+
+            result = rewrite(model, question, result)
+        return result
+
+    # ------------------------------------------------------------------ citations
+    def notices(self) -> list[dict]:
+        """Every notice with its metadata and chunk count (admin listing)."""
+        from sqlalchemy import func
+
+        from storage.models import Chunk, Notice
+
+        with session_scope(self.settings) as session:
+            counts = dict(session.exec(select(Chunk.notice_id, func.count(Chunk.id)).group_by(Chunk.notice_id)).all())
+            rows = session.exec(select(Notice).order_by(Notice.file, Notice.seq)).all()
+            return [{"id": n.id, "file": n.file, "seq": n.seq, "title": n.title, "doc_number": n.doc_number,
+                     "issuer": n.issuer, "date": n.date.isoformat() if n.date else None,
+                     "region": n.region, "province": n.province, "city": n.city, "county": n.county,
+                     "valid_until": n.valid_until.isoformat() if n.valid_until else None,
+                     "chunks": counts.get(n.id, 0)} for n in rows]
+
+    def chunks(self, file: str | None = None) -> list[dict]:
+        from storage.models import Chunk
+
+        with session_scope(self.settings) as session:
+            stmt = select(Chunk).order_by(Chunk.id)
+            if file:
+                stmt = stmt.where(Chunk.file == file)
+            return [{"id": c.id, "notice_id": c.notice_id, "file": c.file, "kind": c.kind,
+                     "heading_path": c.heading_path, "text": c.text,
+                     "valid_until": c.valid_until.isoformat() if c.valid_until else None}
+                    for c in session.exec(stmt)]
+
+    def _source(self, notice, excerpt: str) -> Source:
+        from storage.models import Chunk
+
+        expired = False
+        valid = notice.valid_until
+        if excerpt:
+            key = squash(excerpt)[:40]
+            with session_scope(self.settings) as session:
+                for c in session.exec(select(Chunk).where(Chunk.notice_id == notice.id)):
+                    if key and key in squash(c.text):
+                        valid = c.valid_until or valid
+                        break
+        expired = answering.is_expired(valid, self.today())
+        return Source(file=notice.file, title=notice.title, doc_number=notice.doc_number, issuer=notice.issuer,
+                      date=notice.date.isoformat() if notice.date else None, region=notice.region,
+                      excerpt=excerpt, expired=expired)
 
     def source_for(self, doc_number: str, excerpt: str = "") -> Source:
         """A citation for a notice known by its 文号 (used by the forms' rules)."""
+        from storage.models import Notice
+
+        want = _normal_doc_number(doc_number)
+        with session_scope(self.settings) as session:
+            for n in session.exec(select(Notice).where(Notice.doc_number.is_not(None))):
+                if _normal_doc_number(n.doc_number) == want:
+                    return self._source(n, excerpt)
         return Source(file="", title="", doc_number=doc_number, excerpt=excerpt)
+
+    def source_for_file(self, file: str, excerpt: str = "") -> Source:
+        """A citation for a notice without 文号, known by its file (e.g. 001_6600b079cd80ab91)."""
+        from storage.models import Notice
+
+        with session_scope(self.settings) as session:
+            n = session.exec(select(Notice).where(Notice.file == file).order_by(Notice.seq)).first()
+            if n is not None:
+                return self._source(n, excerpt)
+        return Source(file=file, title="", excerpt=excerpt)
+
+
+def _normal_doc_number(text: str | None) -> str:
+    t = squash(text or "")
+    for a, b in (("[", "〔"), ("［", "〔"), ("(", "〔"), ("（", "〔"), ("【", "〔"),
+                 ("]", "〕"), ("］", "〕"), (")", "〕"), ("）", "〕"), ("】", "〕")):
+        t = t.replace(a, b)
+    return t

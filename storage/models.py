@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import date as Date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    # Aware: sqlmodel ≥ 0.0.3x maps `datetime` fields to UTCDateTime, which refuses naive values
+    # on write and returns aware UTC on read — so compare aware with aware everywhere.
+    return datetime.now(timezone.utc)
 
 
 # ---------------------------------------------------------------- knowledge
@@ -62,6 +64,15 @@ class Chunk(SQLModel, table=True):
     heading_path: str = ""
     text: str = Field(sa_column=Column(Text))
     valid_until: Optional[Date] = None
+    tokens: str = Field("", sa_column=Column(Text), description="jieba tokens, space-joined: workers rebuild BM25 without re-tokenising")
+    text_hash: str = Field("", index=True, description="sha1 of the embedded text: key of EmbeddingCache")
+
+
+class EmbeddingCache(SQLModel, table=True):
+    """Dense vectors by (embedder, text hash): re-ingesting or recombining clauses embeds nothing twice."""
+
+    key: str = Field(primary_key=True, description="embedder name + ':' + sha1 of the text")
+    vector: bytes = Field(sa_column=Column(LargeBinary))
 
 
 class IndexState(SQLModel, table=True):
@@ -87,7 +98,48 @@ class Follower(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
 
-# (issue 3 adds: ProcessedMessage, PendingPush, KeyValue …)
+
+class ProcessedMessage(SQLModel, table=True):
+    """One inbound WeChat message, claimed before it is handled (insert-first de-dup).
+
+    WeChat retries a message it got no answer to within 5 s, possibly to another worker; the
+    primary key makes the claim atomic across workers, and the stored reply lets a retry get the
+    same answer. `delivery` says how the reply went out ('passive' or 'push'), so a retry of a
+    pushed reply answers "success" instead of sending it twice.
+    """
+
+    key: str = Field(primary_key=True, max_length=200,
+                     description="msg:<MsgId>, or evt:<FromUserName>:<CreateTime>:<Event>")
+    openid: str = Field(index=True)
+    status: str = Field("processing", description="processing | done")
+    reply: Optional[str] = Field(default=None, sa_column=Column(Text))
+    delivery: Optional[str] = Field(default=None, description="passive | push")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: Optional[datetime] = None
+
+
+class PendingPush(SQLModel, table=True):
+    """A customer-service message WeChat did not accept yet (45015 outside the 48-hour window,
+    45047 quota, network). Delivered when the follower next writes (which reopens the window)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    openid: str = Field(index=True)
+    text: str = Field(sa_column=Column(Text))
+    last_error: Optional[str] = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    claimed_at: Optional[datetime] = Field(default=None, description="a worker is sending it now")
+    delivered_at: Optional[datetime] = Field(default=None, index=True)
+
+
+class KeyValue(SQLModel, table=True):
+    """Small shared values with an optional expiry: the WeChat access token (shared by all
+    workers, so they do not invalidate each other's), the simulator's signing token."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    value: str = Field(sa_column=Column(Text))
+    expires_at: Optional[datetime] = None
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 # ---------------------------------------------------------------- forms
@@ -95,4 +147,97 @@ class Follower(SQLModel, table=True):
 
 
 # ---------------------------------------------------------------- complaints
-# (issue 5 adds: Ticket, TicketEvent, StaffUser, StaffSession, RevealLog …)
+# A follower's complaint is a Ticket; everything that happens to it is a TicketEvent (the audit
+# trail, also the source of the follower-visible replies). Staff accounts and their sessions live
+# here too, so any worker can check a console cookie.
+
+class Ticket(SQLModel, table=True):
+    """One complaint. `number` is what the follower sees; progress queries also check `openid`."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    number: str = Field(index=True, unique=True, description="TS20261121-482913")
+    openid: str = Field(index=True, description="the filer; only they may query progress")
+    institution: str
+    category: str = Field(index=True)
+    happened: str = Field("", description="when it happened, as the follower said it")
+    region: str = Field(index=True, description="canonical region from deploy/routing.yaml, e.g. 聊城")
+    region_text: str = Field("", description="the place as the follower typed it")
+    description: str = Field(sa_column=Column(Text))
+    phone: Optional[str] = Field(default=None, description="None when filed anonymously")
+    status: str = Field("待受理", index=True)
+    team: str = Field(index=True, description="team id from deploy/routing.yaml")
+    assignee: Optional[str] = Field(default=None, index=True, description="StaffUser.username")
+    accept_due: Date
+    answer_due: Date
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+    closed_at: Optional[datetime] = None
+    rating_asked_at: Optional[datetime] = Field(default=None, description="回访 sent; the next 1–5 is the rating")
+    intake_key: Optional[str] = Field(default=None, unique=True,
+                                      description="openid:MsgId of the confirming message: a re-handled confirm files nothing twice")
+
+
+class TicketEvent(SQLModel, table=True):
+    """The audit trail: who did what to a ticket, when. `public` events are shown to the follower."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True, foreign_key="ticket.id")
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(description="'follower', 'system' or a staff username")
+    action: str = Field(description="created | accepted | assigned | transferred | returned | note | reply | closed | revealed | rated | delivered …")
+    detail: str = Field("", sa_column=Column(Text))
+    public: bool = False
+
+
+class Evidence(SQLModel, table=True):
+    """A photo sent with a complaint: WeChat's MediaId/PicUrl, and the file once downloaded."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True, foreign_key="ticket.id")
+    media_id: Optional[str] = None
+    pic_url: Optional[str] = None
+    file_path: Optional[str] = Field(default=None, description="relative to the data dir")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StaffUser(SQLModel, table=True):
+    """A console account. role: staff (sees `regions` only) | supervisor | admin."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    password_hash: str
+    role: str = "staff"
+    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StaffSession(SQLModel, table=True):
+    """A console login. The cookie holds a random token; only its SHA-256 is stored."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True)
+    user_id: int = Field(index=True, foreign_key="staffuser.id")
+    csrf_token: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class RevealLog(SQLModel, table=True):
+    """Every time a staff member revealed a follower's full phone number."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True, foreign_key="ticket.id")
+    username: str
+    ip: str = ""
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Rating(SQLModel, table=True):
+    """The follower's 1–5 satisfaction rating after 已办结 (回访); one per ticket."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    ticket_id: int = Field(index=True, unique=True, foreign_key="ticket.id")
+    openid: str = Field(index=True)
+    score: int
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,4 +1,142 @@
-"""/wechat webhook and /simulator. (issue 3)"""
-from fastapi import APIRouter
+"""/wechat (the official account's callback URL) and /simulator (a local stand-in for a phone).
 
+Thin routes: the protocol is in `protocol`, handling-once and the deadline in `inbox`, the
+conversation in `bot.dialog`, the simulator's request building in `simulator`. Nothing here
+answers 500: a refusal is 400/403/413 with a Chinese reason, anything unexpected is logged and
+answered with an apology (or "success" when the message could not even be read), because
+WeChat shows the follower "该公众号暂时无法提供服务" otherwise.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from bot.wechat import inbox, menu, protocol, simulator
+from bot.wechat.protocol import Rejected
+
+log = logging.getLogger("policybot.wechat")
 router = APIRouter()
+
+MAX_BODY = 1 << 20  # 1 MiB: real WeChat messages are a few KB
+
+
+async def _read_limited(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY:
+        raise Rejected(413, "消息过大")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Rejected(413, "消息过大")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _token(request: Request) -> str:
+    token = await run_in_threadpool(protocol.channel_token, request.app.state.settings)
+    if token is None:
+        raise Rejected(404, "未配置 WECHAT_TOKEN")
+    return token
+
+
+def _refusal(r: Rejected) -> PlainTextResponse:
+    return PlainTextResponse(r.detail, status_code=r.status)
+
+
+@router.get("/wechat")
+async def wechat_verify(request: Request):
+    try:
+        token = await _token(request)
+        return PlainTextResponse(protocol.verify_get(request.app.state.settings, token,
+                                                     dict(request.query_params)))
+    except Rejected as r:
+        return _refusal(r)
+    except Exception:
+        log.exception("GET /wechat failed")
+        return PlainTextResponse("", status_code=400)
+
+
+@router.post("/wechat")
+async def wechat_receive(request: Request):
+    settings = request.app.state.settings
+    try:
+        token = await _token(request)
+        body = await _read_limited(request)
+        envelope = await run_in_threadpool(protocol.open_post, settings, token,
+                                           dict(request.query_params), body)
+    except Rejected as r:
+        return _refusal(r)
+    except Exception:
+        log.exception("POST /wechat: could not read the message")
+        return PlainTextResponse("success")
+    try:
+        inbound = protocol.to_inbound(envelope.message)
+        key = protocol.dedup_key(envelope.message)
+        text = await inbox.respond(settings, request.app.state.kb, inbound, key)
+    except Exception:
+        log.exception("POST /wechat: handling failed")
+        text = inbox.APOLOGY
+    try:
+        body = protocol.seal(settings, token, envelope, text or "")
+    except Exception:
+        log.exception("POST /wechat: could not build the reply")
+        return PlainTextResponse("success")
+    media = "text/plain" if body == "success" else "application/xml"
+    return Response(body, media_type=media)
+
+
+# ---------------------------------------------------------------- simulator
+
+TEMPLATE = Path(__file__).parent / "templates" / "simulator.html"
+
+
+class SimMessage(BaseModel):
+    openid: str = Field(..., pattern=r"^sim_[A-Za-z0-9_-]{4,40}$")
+    kind: str = Field("text", pattern=r"^(text|voice|image|location|link|video|file|event)$")
+    content: str = Field("", max_length=4000)
+    event: str | None = Field(None, max_length=40)
+    key: str | None = Field(None, max_length=100)
+
+
+def _simulator_off(request: Request):
+    if not request.app.state.settings.simulator_enabled:
+        return PlainTextResponse("Not Found", status_code=404)
+    return None
+
+
+@router.get("/simulator")
+async def simulator_page(request: Request):
+    return _simulator_off(request) or HTMLResponse(TEMPLATE.read_text(encoding="utf-8"))
+
+
+@router.get("/simulator/api/menu")
+async def simulator_menu(request: Request):
+    return _simulator_off(request) or JSONResponse(menu.load_menu())
+
+
+@router.post("/simulator/api/send")
+async def simulator_send(message: SimMessage, request: Request):
+    off = _simulator_off(request)
+    if off:
+        return off
+    token = await run_in_threadpool(protocol.channel_token, request.app.state.settings)
+    result = await simulator.exchange(request.app, request.app.state.settings, token, message)
+    return JSONResponse(result)
+
+
+@router.get("/simulator/api/inbox")
+async def simulator_inbox(openid: str, request: Request):
+    """Answers that went the push way while no WeChat AppSecret is configured (local trial)."""
+    off = _simulator_off(request)
+    if off:
+        return off
+    if not openid.startswith("sim_"):
+        return JSONResponse({"messages": []})
+    texts = await run_in_threadpool(simulator.take_pushes, request.app.state.settings, openid)
+    return JSONResponse({"messages": texts})

@@ -1,0 +1,64 @@
+"""What a follower says about complaints: the form's completion action, "进度", the 回访 rating.
+
+The complaint form itself is data on the forms engine; this module is the glue between the
+dialog (a `Turn`) and the lifecycle in `bot.tickets`, registered with the router by
+"module:function" paths so neither side imports the other at start-up.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from bot import tickets
+from bot.evidence import fetch_in_background
+from bot.routing import load_routing
+from bot.turn import Turn
+
+def file_from_form(values: dict, turn: Turn) -> str:
+    """The complaint form's completion action: write the ticket (committed), then answer."""
+    from forms.engine import filled
+
+    labels = filled(turn).labels  # how answers were shown, e.g. "其他地区（郑州）"
+    routing = load_routing(turn.settings)
+    place = str(values.get("place", ""))
+    chosen = values.get("region")
+    region = chosen if chosen in routing.region_names and chosen != routing.fallback_region else (
+        routing.match_region(place) or routing.match_region(labels.get("region", "")))
+    phone = values.get("phone") if values.get("contact") == "phone" else None
+    if phone and not tickets.PHONE_RE.match(str(phone)):
+        phone = None
+    evidence = [e for e in (values.get("evidence") or []) if isinstance(e, dict)]
+    complaint = tickets.NewComplaint(
+        institution=str(values.get("institution", "")),
+        category=str(values.get("category", "其他")),
+        happened=str(values.get("when", "")),
+        place=f"{labels.get('region', '')} {place}".strip(),
+        description=str(values.get("description", "")),
+        phone=phone,
+        evidence=evidence,
+        region=region,
+    )
+    msg_id = turn.inbound.msg_id
+    key = f"{turn.follower.openid}:{msg_id}" if msg_id else None
+    ticket = tickets.file_complaint(turn.session, turn.settings, turn.follower.openid, complaint, intake_key=key)
+    if evidence:
+        fetch_in_background(turn.settings, ticket.id)
+    return tickets.filed_message(turn.settings, ticket)
+
+
+def progress_command(turn: Turn, match: "re.Match[str]") -> str:
+    """'进度 TS20261121-123456' → status and last reply (the filer only); '进度' → own list."""
+    number = (match.groupdict().get("number") or "").strip()
+    if not number:
+        return tickets.own_tickets_text(turn.session, turn.follower.openid)
+    return tickets.progress_text(turn.session, turn.settings, turn.follower.openid, number)
+
+
+def progress_key(turn: Turn) -> str:
+    """Menu key QUERY_PROGRESS: the follower's own complaints, or how to file one."""
+    return tickets.own_tickets_text(turn.session, turn.follower.openid)
+
+
+def rating_hook(turn: Turn, text: str) -> Optional[str]:
+    """Before the menu digits: a bare 1–5 after a 回访 question is the rating."""
+    return tickets.rating_hook(turn.session, turn.follower.openid, text)

@@ -1,0 +1,140 @@
+"""Console accounts and sessions: bcrypt passwords, DB-backed sessions, per-session CSRF tokens.
+
+Sessions live in the database (only the SHA-256 of the cookie token is stored) so that any
+worker can check a cookie and a restart logs nobody out. Every POST form carries the session's
+CSRF token; the login form, which has no session yet, uses a double-submit cookie instead.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Optional
+
+import bcrypt
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.settings import Settings
+from storage.db import session_scope
+from storage.models import StaffSession, StaffUser, utcnow
+
+log = logging.getLogger("policybot.console")
+
+COOKIE = "pb_console"
+LOGIN_CSRF_COOKIE = "pb_login_csrf"
+ROLES = ("staff", "supervisor", "admin")
+ROLE_LABELS = {"staff": "工作人员", "supervisor": "主管", "admin": "管理员"}
+MIN_PASSWORD = 8
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode("utf-8")[:72], bcrypt.gensalt()).decode()
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode("utf-8")[:72], hashed.encode())
+    except ValueError:
+        return False
+
+
+# A hash to check against when the user does not exist, so both cases take as long.
+_DUMMY_HASH = hash_password("not-a-real-password")
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Login:
+    user: StaffUser
+    csrf_token: str
+
+    @property
+    def sees_all_regions(self) -> bool:
+        return self.user.role in ("supervisor", "admin")
+
+    def can_see(self, region: str) -> bool:
+        return self.sees_all_regions or region in (self.user.regions or [])
+
+
+def create_user(session: Session, username: str, password: str, role: str, regions: list[str]) -> StaffUser:
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise ValueError("用户名不能为空")
+    if role not in ROLES:
+        raise ValueError("角色不正确")
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"密码至少 {MIN_PASSWORD} 位")
+    if role == "staff" and not regions:
+        raise ValueError("工作人员至少要有一个地区")
+    if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
+        raise ValueError("用户名已存在")
+    user = StaffUser(username=username, password_hash=hash_password(password), role=role, regions=regions)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def bootstrap_admin(settings: Settings) -> None:
+    """Make sure POLICYBOT_ADMIN_USER exists as an admin with POLICYBOT_ADMIN_PASSWORD (idempotent)."""
+    if not (settings.admin_user and settings.admin_password):
+        return
+    try:
+        with session_scope(settings) as s:
+            user = s.exec(select(StaffUser).where(StaffUser.username == settings.admin_user)).first()
+            if user is None:
+                s.add(StaffUser(username=settings.admin_user, password_hash=hash_password(settings.admin_password),
+                                role="admin", regions=[]))
+            elif user.role != "admin" or not user.active or not verify_password(settings.admin_password, user.password_hash):
+                user.role, user.active = "admin", True
+                user.password_hash = hash_password(settings.admin_password)
+                s.add(user)
+    except IntegrityError:  # another worker created it at the same moment
+        log.info("admin %s created by another worker", settings.admin_user)
+
+
+def authenticate(session: Session, username: str, password: str) -> Optional[StaffUser]:
+    user = session.exec(select(StaffUser).where(StaffUser.username == username.strip())).first()
+    if user is None or not user.active:
+        verify_password(password, _DUMMY_HASH)
+        return None
+    return user if verify_password(password, user.password_hash) else None
+
+
+def start_session(session: Session, settings: Settings, user: StaffUser) -> str:
+    """A new session; returns the cookie token (never stored)."""
+    token = secrets.token_urlsafe(32)
+    session.exec(delete(StaffSession).where(StaffSession.user_id == user.id, StaffSession.expires_at < utcnow()))
+    session.add(StaffSession(token_hash=_token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(24),
+                             expires_at=utcnow() + timedelta(hours=settings.console_session_hours)))
+    return token
+
+
+def current_login(session: Session, token: Optional[str]) -> Optional[Login]:
+    if not token:
+        return None
+    row = session.exec(select(StaffSession).where(StaffSession.token_hash == _token_hash(token))).first()
+    if row is None or row.expires_at < utcnow():
+        return None
+    user = session.get(StaffUser, row.user_id)
+    if user is None or not user.active:
+        return None
+    return Login(user=user, csrf_token=row.csrf_token)
+
+
+def end_session(session: Session, token: Optional[str]) -> None:
+    if not token:
+        return
+    row = session.exec(select(StaffSession).where(StaffSession.token_hash == _token_hash(token))).first()
+    if row:
+        session.delete(row)
+
+
+def csrf_ok(expected: str, given: Optional[str]) -> bool:
+    return bool(given) and secrets.compare_digest(expected.encode(), given.encode())

@@ -1,0 +1,518 @@
+"""The dialog router: one inbound message in, one reply text out, per follower, state in the DB.
+
+Why a router separate from the WeChat layer: the protocol (signatures, XML, retries, the
+5-second deadline) and the conversation (menu, region, forms, Q&A, paging) change for different
+reasons; the simulator and tests reach the same router through the real protocol.
+
+Order of a text turn: an active form sees the message first (it handles its own 取消) → 更多 →
+a menu digit → the command table (帮助/菜单, 取消, 地区…, and whatever other parts register) →
+a form trigger phrase → Q&A with the follower's region. Commands are data: add one line to
+`COMMANDS` (a pattern and a handler, or a "module:function" path to avoid import cycles).
+A long reply is cut into ≤ 2048-byte parts; the rest waits in `Follower.more_pages` for "更多".
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
+from sqlmodel import select
+
+from bot.settings import Settings
+from bot.turn import Inbound, Turn
+from knowledge.types import Answer, Source
+from storage.db import session_scope
+from storage.models import Follower, Notice, ProcessedMessage, utcnow
+
+log = logging.getLogger("policybot.dialog")
+
+MAX_REPLY_BYTES = 2048
+MORE_HINT = "\n\n回复“更多”查看下一部分"
+
+Handler = Callable[[Turn, "re.Match[str]"], Optional[str]]
+
+
+# ---------------------------------------------------------------- the menu (data)
+
+@dataclass(frozen=True)
+class MenuItem:
+    label: str
+    key: str  # the same keys as the click events in deploy/wechat-menu.json
+
+
+MENU = [
+    MenuItem("政策问答（直接发问题）", "POLICY_QA"),
+    MenuItem("个人培训补贴自测", "FORM_TRAINEE"),
+    MenuItem("企业以工代训自测", "FORM_YIGONG"),
+    MenuItem("电子培训券", "FORM_VOUCHER"),
+    MenuItem("投诉举报", "FORM_COMPLAINT"),
+    MenuItem("投诉进度查询", "QUERY_PROGRESS"),
+    MenuItem("设置我的地区", "SET_REGION"),
+]
+
+QA_EXAMPLES = [
+    "聊城职业技能培训补贴标准是多少？",
+    "以工代训补贴怎么申请？",
+    "济源电子培训券怎么领取？",
+    "文水县培训机构绩效考核怎么评分？",
+]
+
+
+def menu_text(title: str = "请回复数字选择：") -> str:
+    lines = [title] + [f"{i} {item.label}" for i, item in enumerate(MENU, 1)]
+    return "\n".join(lines)
+
+
+def welcome_text() -> str:
+    return (
+        "您好！我是技能政策助手，可以帮您：\n"
+        "· 查职业技能提升行动的补贴政策（注明出处）\n"
+        "· 自测能否领取培训补贴、以工代训补贴\n"
+        "· 投诉举报培训机构并查询进度\n"
+        "先告诉我您在哪里，例如发送“我在聊城”，回答会优先用当地政策。\n\n"
+        + menu_text()
+    )
+
+
+def qa_howto_text() -> str:
+    examples = "\n".join(f"· {q}" for q in QA_EXAMPLES)
+    return ("直接用一句话发问题即可，语音也可以。例如：\n" + examples
+            + "\n\n先发“我在聊城”这样的消息设置地区，回答会更准确。")
+
+
+# ---------------------------------------------------------------- forms (guarded)
+
+def forms_engine():
+    """The forms engine module, or None while it does not exist (or fails to import)."""
+    try:
+        return importlib.import_module("forms.engine")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("forms.engine", "forms"):
+            log.exception("forms.engine failed to import")
+        return None
+    except Exception:
+        log.exception("forms.engine failed to import")
+        return None
+
+
+def _form_call(turn: Turn, fn_name: str, *args) -> Optional[str]:
+    engine = forms_engine()
+    fn = getattr(engine, fn_name, None) if engine else None
+    if fn is None:
+        return None
+    try:
+        return fn(*args)
+    except Exception:
+        log.exception("forms.engine.%s failed", fn_name)
+        turn.follower.form_state = {}
+        return "抱歉，办理过程中出了点问题，已退出当前事项。请稍后再试，或回复“菜单”。"
+
+
+def match_form(turn: Turn, text_or_key: str) -> Optional[str]:
+    engine = forms_engine()
+    fn = getattr(engine, "match_trigger", None) if engine else None
+    if fn is None:
+        return None
+    try:
+        return fn(text_or_key)
+    except Exception:
+        log.exception("forms.engine.match_trigger failed")
+        return None
+
+
+def start_form(turn: Turn, name: str) -> str:
+    reply = _form_call(turn, "start", turn, name)
+    return reply if reply is not None else "这项功能正在准备中，请稍后再试。\n\n" + menu_text()
+
+
+# ---------------------------------------------------------------- menu keys
+
+def _region_hint(turn: Turn) -> str:
+    now = f"您当前的地区：{turn.follower.region}。\n" if turn.follower.region else ""
+    return now + "发送“我在聊城”或“地区 济源”即可设置；发送“地区 全部”清除。\n" + covered_text(turn)
+
+
+# key -> handler(turn); a key not here goes to the forms engine (match_trigger)
+KEY_ACTIONS: dict[str, Union[Callable[[Turn], str], str]] = {
+    "POLICY_QA": lambda turn: qa_howto_text(),
+    "QUERY_PROGRESS": "bot.complaint_dialog:progress_key",
+    "SET_REGION": _region_hint,
+}
+
+
+def _resolve(handler):
+    if isinstance(handler, str):
+        module, _, name = handler.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return handler
+
+
+def run_key(turn: Turn, key: str) -> str:
+    """A menu key (click event or menu digit): a local action, else a form."""
+    action = KEY_ACTIONS.get(key)
+    if action is not None:
+        return _resolve(action)(turn)
+    name = match_form(turn, key)
+    if name:
+        return start_form(turn, name)
+    return "这项功能正在准备中，请稍后再试。\n\n" + menu_text()
+
+
+# ---------------------------------------------------------------- regions
+
+def resolve_place(place: str) -> Optional[str]:
+    """'聊城' / '山东省聊城市' / '文水' → '山东 聊城' / … ; None when the gazetteer does not know it."""
+    try:
+        from knowledge.regions import infer_region
+    except Exception:
+        log.exception("knowledge.regions unavailable")
+        return None
+    place = place.strip()
+    if not place:
+        return None
+    label = infer_region(place).label
+    if label:
+        return label
+    for suffix in ("县", "区", "市"):  # a bare county name: "文水" → "文水县"
+        label = infer_region(place + suffix).label
+        if label:
+            return label
+    return None
+
+
+def covered_regions(turn: Turn) -> list[str]:
+    """The regions the loaded notices cover (from the knowledge tables)."""
+    rows = turn.session.exec(select(Notice.province, Notice.city, Notice.county).distinct()).all()
+    labels = {" ".join(p for p in row if p) for row in rows}
+    return sorted(label for label in labels if label)
+
+
+def covered_text(turn: Turn) -> str:
+    regions = covered_regions(turn)
+    if not regions:
+        return "目前还没有载入任何地区的政策文件。"
+    return "目前收录了这些地区的政策文件：" + "、".join(regions) + "。"
+
+
+def _is_covered(turn: Turn, label: str) -> bool:
+    for region in covered_regions(turn):
+        if label.startswith(region) or region.startswith(label):
+            return True
+    return False
+
+
+PLACE_TAIL = re.compile(r"(的|人|这边|那边|这里|地区|本地|工作|上班)+$")
+SPLIT = re.compile(r"[,，。;；!！?？\s]")
+PLACE_SUFFIX = re.compile(r"(省|市|县|区|镇|乡|村|州|旗)$")
+
+
+def set_region(turn: Turn, match: "re.Match[str]") -> Optional[str]:
+    """'我在聊城' / '地区 济源' / '我是文水的' — and '我在聊城，补贴标准是多少' (region + question)."""
+    raw = match.group("place").strip(" :：")
+    explicit = match.group("verb") in ("地区", "设置地区", "切换地区", "更换地区", "所在地区", "我的地区")
+    if explicit and not raw:
+        return _region_hint(turn)
+    if explicit and raw in ("全部", "全国", "清除", "不限", "无"):
+        turn.follower.region = None
+        return "已清除地区，回答将不限地区。"
+    head, question = raw, ""
+    parts = SPLIT.split(raw, maxsplit=1)
+    if len(parts) == 2:
+        head, question = parts[0], parts[1].strip()
+    head = PLACE_TAIL.sub("", head)
+    label = resolve_place(head)
+    if label is None:
+        looks_like_place = len(head) <= 6 and not question and (
+            match.group("verb") != "我是" or raw.endswith(("的", "人")) or PLACE_SUFFIX.search(head))
+        if head and (explicit or looks_like_place):
+            return f"抱歉，我不认识“{head}”这个地方。\n" + covered_text(turn) + "\n例如发送：我在聊城"
+        return None  # "我是企业HR" or "我在哪里申请…" is not a place: let Q&A have it
+    turn.follower.region = label
+    note = f"好的，已记住您在：{label}。"
+    if not _is_covered(turn, label):
+        note += "\n注意：暂时没有该地区的政策文件，回答将以其他地区的文件为参考。\n" + covered_text(turn)
+    if question:
+        return note + "\n\n" + answer_question(turn, question)
+    return note + "\n现在可以直接问我政策问题了。"
+
+
+# ---------------------------------------------------------------- commands (data)
+
+@dataclass
+class Command:
+    pattern: str
+    handler: Union[Handler, str]  # a function, or "module:function"
+
+    def __post_init__(self):
+        self.regex = re.compile(self.pattern)
+
+
+CANCEL_WORDS = r"取消|退出|算了|不办了|结束|停止"
+
+
+def _show_menu(turn: Turn, m) -> str:
+    return menu_text()
+
+
+def _cancel_idle(turn: Turn, m) -> str:
+    return "当前没有进行中的事项。\n\n" + menu_text()
+
+
+def _greet(turn: Turn, m) -> str:
+    return welcome_text()
+
+
+def _thanks(turn: Turn, m) -> str:
+    return "不客气！还有问题随时问我，回复“菜单”查看全部功能。"
+
+
+COMMANDS: list[Command] = [
+    Command(r"^(帮助|菜单|功能|help|menu|\?|？)$", _show_menu),
+    Command(rf"^({CANCEL_WORDS})$", _cancel_idle),
+    Command(r"^(你好|您好|hi|hello|嗨|在吗|在不在)$", _greet),
+    Command(r"^(谢谢|谢谢你|多谢|感谢|好的谢谢|ok|好的)$", _thanks),
+    Command(r"^(?P<verb>设置地区|切换地区|更换地区|所在地区|我的地区|地区)(?P<place>.*)$", set_region),
+    Command(r"^(?P<verb>我在|我是|我住在|我来自|本人在)(?P<place>.+)$", set_region),
+    # other parts add a line here, e.g. Command(r"^进度\s*(?P<number>\S+)$", "bot.tickets:progress_reply")
+    Command(r"^(进度|查进度|查询进度|投诉进度|进度查询)\s*[:：]?\s*(?P<number>[a-z0-9-]*)$",
+            "bot.complaint_dialog:progress_command"),
+]
+
+
+def register_command(pattern: str, handler: Union[Handler, str]) -> None:
+    """For parts that prefer to register from their own module."""
+    COMMANDS.append(Command(pattern, handler))
+
+
+def normalise(text: str) -> str:
+    """Full-width → half-width, trimmed, trailing punctuation dropped; for matching commands."""
+    text = unicodedata.normalize("NFKC", text or "").strip().lower()
+    return re.sub(r"[。.!！~～]+$", "", text).strip()
+
+
+# ---------------------------------------------------------------- Q&A
+
+def format_source(src: Source) -> str:
+    bits = [f"《{src.title}》" if src.title else src.file]
+    meta = "，".join(x for x in (src.doc_number, src.issuer, src.date) if x)
+    if meta:
+        bits.append(f"（{meta}）")
+    if src.expired:
+        bits.append("【已失效】")
+    return "".join(bits)
+
+
+def format_answer(ans: Answer, region: Optional[str]) -> str:
+    text = (ans.answer or "").strip()
+    if ans.refused:
+        hint = "" if region else "\n发送“我在聊城”这样的消息设置地区，可优先查当地政策。"
+        return text + hint + "\n回复“菜单”查看我能做什么。"
+    cites = []
+    for src in ans.sources[:3]:
+        if (src.title and src.title in text) or (src.doc_number and src.doc_number in text):
+            continue  # the answer already cites it
+        line = format_source(src)
+        if line not in cites:
+            cites.append(line)
+    if cites:
+        text += "\n\n来源：\n" + "\n".join(cites)
+    return text
+
+
+def answer_question(turn: Turn, question: str) -> str:
+    try:
+        ans = turn.kb.ask(question, region=turn.follower.region, user=turn.follower.openid)
+    except Exception:
+        log.exception("kb.ask failed")
+        return "抱歉，查询政策时出了点问题，请稍后再试。"
+    return format_answer(ans, turn.follower.region)
+
+
+# ---------------------------------------------------------------- paging
+
+def paginate(text: str, limit: int = MAX_REPLY_BYTES, hint: str = MORE_HINT) -> list[str]:
+    """Cut `text` into parts that fit `limit` bytes together with the hint; "".join(parts) == text.
+
+    Cuts after a line break when one is near, else after a sentence end, else anywhere.
+    """
+    if len(text.encode()) <= limit:
+        return [text]
+    budget = limit - len(hint.encode())
+    parts, rest = [], text
+    while len(rest.encode()) > limit:
+        cut, size = 0, 0
+        for i, ch in enumerate(rest):  # the longest prefix within budget
+            size += len(ch.encode())
+            if size > budget:
+                break
+            cut = i + 1
+        window = rest[:cut]
+        for seps in ("\n", "。；;！？!?", "，,、 "):
+            pos = max(window.rfind(s) for s in seps)
+            if pos >= cut // 2:
+                cut = pos + 1
+                break
+        parts.append(rest[:cut])
+        rest = rest[cut:]
+    parts.append(rest)
+    return parts
+
+
+def show_more(turn: Turn) -> str:
+    if not turn.follower.more_pages:
+        return "没有更多内容了。直接发问题即可继续提问。"
+    return "".join(turn.follower.more_pages)
+
+
+def page_reply(turn: Turn, text: str) -> str:
+    """Send the first part now; keep the rest for '更多'."""
+    parts = paginate(text)
+    turn.follower.more_pages = parts[1:]
+    if len(parts) == 1:
+        return parts[0]
+    return parts[0].rstrip() + MORE_HINT
+
+
+# ---------------------------------------------------------------- the turn
+
+MORE_WORDS = {"更多", "下一页", "继续", "more"}
+
+
+# Checked before 更多 and the menu digits: (turn, normalised text) -> reply or None.
+# A 回访 question ("回复 1–5") makes the next bare digit a rating, not a menu choice.
+BEFORE_MENU: list[Union[Callable[[Turn, str], Optional[str]], str]] = [
+    "bot.complaint_dialog:rating_hook",
+]
+
+
+def route_text(turn: Turn, text: str) -> str:
+    if turn.follower.form_state:
+        reply = _form_call(turn, "handle", turn)
+        if reply is not None:
+            return reply
+    norm = normalise(text)
+    if not norm:
+        return "请用文字告诉我您的问题。\n\n" + menu_text()
+    for hook in BEFORE_MENU:
+        try:
+            reply = _resolve(hook)(turn, norm)
+        except Exception:  # a broken hook must not take every message down with it
+            log.exception("dialog hook %s failed", hook)
+            reply = None
+        if reply is not None:
+            return reply
+    if norm in MORE_WORDS:
+        return show_more(turn)
+    if norm.isdigit():
+        n = int(norm)
+        if 1 <= n <= len(MENU):
+            return run_key(turn, MENU[n - 1].key)
+        return f"请回复 1 到 {len(MENU)} 之间的数字。\n\n" + menu_text()
+    for command in COMMANDS:
+        m = command.regex.match(norm)
+        if m:
+            reply = _resolve(command.handler)(turn, m)
+            if reply is not None:
+                return reply
+    name = match_form(turn, text.strip())
+    if name:
+        return start_form(turn, name)
+    if not re.search(r"[\w\u4e00-\u9fff]", norm):
+        return "收到～ 有什么政策问题，请直接用文字问我。回复“菜单”查看我能做什么。"
+    return answer_question(turn, text.strip())
+
+
+UNSUPPORTED = {
+    "video": "视频",
+    "shortvideo": "小视频",
+    "file": "文件",
+    "link": "链接",
+    "miniprogrampage": "小程序",
+}
+
+
+def route_event(turn: Turn) -> str:
+    inbound = turn.inbound
+    event = (inbound.event or "").lower()
+    if event in ("subscribe", "subscribe_scan"):
+        turn.follower.subscribed = True
+        return welcome_text()
+    if event == "unsubscribe":
+        turn.follower.subscribed = False
+        return ""
+    if event == "click":
+        return run_key(turn, inbound.event_key or "")
+    return ""  # view, location reports, scans of a follower, job-finished notices: no reply
+
+
+def route(turn: Turn) -> str:
+    inbound = turn.inbound
+    kind = inbound.kind
+    if kind == "event":
+        return route_event(turn)
+    if kind == "text":
+        return route_text(turn, inbound.text)
+    if kind == "voice":
+        if inbound.text.strip():
+            return route_text(turn, inbound.text)
+        return "抱歉，没能听清这段语音。请打字发给我，或说得慢一点再试一次。"
+    if kind == "image":
+        if turn.follower.form_state:
+            reply = _form_call(turn, "handle", turn)
+            if reply is not None:
+                return reply
+        return ("图片已收到，不过我只能看懂文字。\n"
+                "如需投诉举报并上传证据照片，请先发送“我要投诉”；有政策问题请直接打字问我。")
+    if kind == "location":
+        label = resolve_place(inbound.text) if inbound.text else None
+        if label:
+            turn.follower.region = label
+            return f"已根据您的位置记住地区：{label}。现在可以直接问我政策问题了。"
+        return "收到您的位置，但没能识别出所在地区。请发送“我在聊城”这样的消息设置地区。"
+    what = UNSUPPORTED.get(kind, "这类消息")
+    return f"收到{what}，不过我只能看懂文字。有政策问题请直接打字问我，回复“菜单”查看全部功能。"
+
+
+# ---------------------------------------------------------------- entry point
+
+def ensure_follower(settings: Settings, openid: str) -> None:
+    """Create the follower row once (concurrent first messages race on the primary key)."""
+    with session_scope(settings) as s:
+        if s.get(Follower, openid) is not None:
+            return
+    try:
+        with session_scope(settings) as s:
+            s.add(Follower(openid=openid))
+    except IntegrityError:
+        pass
+
+
+def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = None) -> str:
+    """Handle one message; returns the reply text ("" for none).
+
+    The follower's new state and the de-dup record's stored reply commit in one transaction, so a
+    retry never sees a state change without its reply or the reverse. On PostgreSQL the follower
+    row is locked for the turn, so two quick messages from one person are handled in order.
+    """
+    ensure_follower(settings, inbound.openid)
+    with session_scope(settings) as session:
+        follower = session.exec(
+            select(Follower).where(Follower.openid == inbound.openid).with_for_update()
+        ).one()
+        turn = Turn(inbound=inbound, follower=follower, session=session, settings=settings, kb=kb)
+        reply = route(turn) or ""
+        if reply:
+            reply = page_reply(turn, reply)
+        follower.last_seen_at = utcnow()
+        flag_modified(follower, "form_state")
+        flag_modified(follower, "more_pages")
+        if dedup_key:
+            record = session.get(ProcessedMessage, dedup_key)
+            if record is not None:
+                record.status, record.reply, record.finished_at = "done", reply, utcnow()
+    return reply

@@ -1,0 +1,152 @@
+"""Handle each WeChat message once, within WeChat's 5-second window.
+
+Why: WeChat retries a message it got no answer to in 5 s (up to three times, possibly to another
+worker), and gives up on a passive reply after 5 s. So:
+- a message is claimed by inserting its de-dup key (primary key) before any work — the one
+  worker whose insert succeeds handles it; a duplicate waits briefly for the stored reply, else
+  answers "success";
+- the answer is computed in a worker thread; if it is ready within POLICYBOT_REPLY_DEADLINE the
+  reply is passive, otherwise the request answers "success" and the answer is pushed through the
+  customer-service API when ready (bot.wechat.push keeps it if WeChat refuses);
+- whenever a follower writes, their kept pushes are retried (the window is open again).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Optional
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+
+from bot import dialog
+from bot.settings import Settings
+from bot.turn import Inbound
+from bot.wechat import push
+from storage.db import session_scope
+from storage.models import ProcessedMessage, utcnow
+
+log = logging.getLogger("policybot.wechat")
+
+APOLOGY = "抱歉，系统开小差了，请稍后再试。回复“菜单”查看我能做什么。"
+KEEP_KEYS = timedelta(days=3)  # WeChat retries within seconds; old keys are only clutter
+
+_executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="wechat-turn")
+
+
+@dataclass
+class Job:
+    """What the request and the worker thread agree on: who delivers the reply."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    finished: bool = False
+    reply: Optional[str] = None
+    abandoned: bool = False  # the request gave up waiting: the worker must push
+    owner: bool = False  # this request claimed the message (not a duplicate)
+
+
+def claim(settings: Settings, key: str, openid: str) -> bool:
+    """Insert the de-dup key; True if this request owns the message."""
+    try:
+        with session_scope(settings) as s:
+            s.add(ProcessedMessage(key=key, openid=openid))
+    except IntegrityError:
+        return False
+    if random.random() < 0.002:
+        with session_scope(settings) as s:
+            s.exec(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP_KEYS))
+    return True
+
+
+def stored_reply(settings: Settings, key: str, wait: float) -> Optional[str]:
+    """For a duplicate: the first handling's reply once stored (None if pushed or not in time)."""
+    until = time.monotonic() + wait
+    while True:
+        with session_scope(settings) as s:
+            row = s.get(ProcessedMessage, key)
+            if row is not None and row.status == "done":
+                return None if row.delivery == "push" else row.reply
+        if time.monotonic() >= until:
+            return None
+        time.sleep(0.1)
+
+
+def mark_pushed(settings: Settings, key: str) -> None:
+    with session_scope(settings) as s:
+        s.exec(update(ProcessedMessage).where(ProcessedMessage.key == key).values(delivery="push"))
+
+
+def _store_apology(settings: Settings, key: str) -> None:
+    with session_scope(settings) as s:
+        row = s.get(ProcessedMessage, key)
+        if row is not None:
+            row.status, row.reply, row.finished_at = "done", APOLOGY, utcnow()
+
+
+def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optional[str]:
+    if not claim(settings, key, inbound.openid):
+        reply = stored_reply(settings, key, settings.reply_deadline)
+        with job.lock:
+            job.finished, job.reply = True, reply
+        return reply
+    with job.lock:
+        job.owner = True
+        abandoned = job.abandoned
+    if abandoned:  # the request has already answered "success": retries must not get it passively
+        mark_pushed(settings, key)
+    try:
+        kept = push.last_pending(settings, inbound.openid)
+        if kept is not None:  # the follower wrote: the 48-hour window and the quota are open again
+            _executor.submit(_deliver_pending, settings, inbound.openid, kept)
+    except Exception:
+        log.exception("looking up kept pushes failed")
+    try:
+        reply = dialog.handle(settings, kb, inbound, dedup_key=key)
+    except Exception:
+        log.exception("dialog failed for %s", key)
+        reply = APOLOGY
+        _store_apology(settings, key)
+    with job.lock:
+        job.finished, job.reply = True, reply
+        abandoned = job.abandoned
+    if abandoned and reply:
+        try:
+            mark_pushed(settings, key)
+            push.push(settings, inbound.openid, reply)
+        except Exception:
+            log.exception("pushing the reply to %s failed", key)
+    return reply
+
+
+def _deliver_pending(settings: Settings, openid: str, up_to: int) -> None:
+    try:
+        push.deliver_pending(settings, openid, up_to)
+    except Exception:
+        log.exception("delivering kept pushes failed")
+
+
+async def respond(settings: Settings, kb, inbound: Inbound, key: str) -> Optional[str]:
+    """The passive reply text, or None for "success" (duplicate, or pushed later)."""
+    loop = asyncio.get_running_loop()
+    job = Job()
+    if settings.reply_deadline <= 0:  # no passive replies at all: everything is pushed
+        job.abandoned = True
+        loop.run_in_executor(_executor, _work, settings, kb, inbound, key, job)
+        return None
+    future = loop.run_in_executor(_executor, _work, settings, kb, inbound, key, job)
+    try:
+        return await asyncio.wait_for(asyncio.shield(future), timeout=settings.reply_deadline)
+    except asyncio.TimeoutError:
+        with job.lock:
+            if job.finished:
+                return job.reply
+            job.abandoned = True
+            owner = job.owner
+        if owner:  # tell retries now that this one goes out as a push
+            loop.run_in_executor(_executor, mark_pushed, settings, key)
+        return None

@@ -1,0 +1,121 @@
+"""Customer-service pushes: answers that missed the 5-second passive-reply window.
+
+WeChat refuses a push outside the 48-hour window after the follower's last message (45015) or
+over the per-follower quota (45047); a network error or a missing AppSecret are no better. In
+every such case the text is kept in `PendingPush` (the database, so any worker can deliver it)
+and sent when the follower next writes, which reopens the window and resets the quota.
+Token expiry (40001/42001) is handled by the client (refresh once, retry once).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import and_, or_, update
+from sqlmodel import select
+from wechatpy.exceptions import WeChatClientException
+
+from bot.settings import Settings
+from bot.wechat import client as wx
+from storage.db import session_scope
+from storage.models import PendingPush, utcnow
+
+log = logging.getLogger("policybot.wechat")
+
+OUTSIDE_WINDOW = 45015
+QUOTA = 45047
+CLAIM_TIMEOUT = timedelta(seconds=60)
+
+
+def mask(openid: str) -> str:
+    return openid[:4] + "****" + openid[-2:] if len(openid) > 8 else "****"
+
+
+def _try_send(settings: Settings, openid: str, text: str) -> str | None:
+    """Send now; None on success, else a short error label to keep with the pending text."""
+    if not wx.configured(settings):
+        log.warning("push to %s kept: WECHAT_APPID/WECHAT_SECRET not set", mask(openid))
+        return "no-credentials"
+    try:
+        wx.send_text(settings, openid, text)
+        return None
+    except WeChatClientException as exc:
+        log.warning("push to %s refused: %s %s", mask(openid), exc.errcode, exc.errmsg)
+        return str(exc.errcode or "http")
+    except Exception as exc:  # network errors: keep the message, never lose it
+        log.warning("push to %s failed: %r", mask(openid), exc)
+        return type(exc).__name__
+
+
+def push(settings: Settings, openid: str, text: str) -> bool:
+    """Push `text` now, or keep it for the follower's next message. True when delivered."""
+    error = _try_send(settings, openid, text)
+    if error is None:
+        return True
+    with session_scope(settings) as s:
+        s.add(PendingPush(openid=openid, text=text, last_error=error, attempts=1))
+    return False
+
+
+def _claim(settings: Settings, item_id: int) -> bool:
+    """Mark a pending push as being sent by this worker; False if another worker has it."""
+    now = utcnow()
+    with session_scope(settings) as s:
+        res = s.exec(
+            update(PendingPush)
+            .where(PendingPush.id == item_id, PendingPush.delivered_at.is_(None),
+                   or_(PendingPush.claimed_at.is_(None), PendingPush.claimed_at < now - CLAIM_TIMEOUT))
+            .values(claimed_at=now)
+        )
+        return res.rowcount == 1
+
+
+def last_pending(settings: Settings, openid: str) -> int | None:
+    """The id of this follower's newest kept message, or None when nothing is kept."""
+    with session_scope(settings) as s:
+        return s.exec(select(PendingPush.id).where(
+            and_(PendingPush.openid == openid, PendingPush.delivered_at.is_(None))
+        ).order_by(PendingPush.id.desc()).limit(1)).first()
+
+
+def deliver_pending(settings: Settings, openid: str, up_to: int | None = None) -> int:
+    """Send this follower's kept messages (up to id `up_to`), oldest first; returns how many
+    went out. The bound keeps a push refused during this very turn for the next one."""
+    with session_scope(settings) as s:
+        query = select(PendingPush).where(PendingPush.openid == openid, PendingPush.delivered_at.is_(None))
+        if up_to is not None:
+            query = query.where(PendingPush.id <= up_to)
+        items = s.exec(query.order_by(PendingPush.id)).all()
+    sent = 0
+    for item in items:
+        if not _claim(settings, item.id):
+            continue
+        error = _try_send(settings, openid, item.text)
+        with session_scope(settings) as s:
+            row = s.get(PendingPush, item.id)
+            row.attempts += 1
+            row.claimed_at = None
+            if error is None:
+                row.delivered_at = utcnow()
+                sent += 1
+            else:
+                row.last_error = error
+        if error is not None:
+            break  # keep the order: later ones wait behind the first that failed
+    return sent
+
+
+def take_pending(settings: Settings, openid: str) -> list[str]:
+    """Hand over this follower's kept messages to another carrier (the simulator page)."""
+    with session_scope(settings) as s:
+        items = s.exec(select(PendingPush).where(
+            PendingPush.openid == openid, PendingPush.delivered_at.is_(None)
+        ).order_by(PendingPush.id)).all()
+    texts = []
+    for item in items:
+        if _claim(settings, item.id):
+            with session_scope(settings) as s:
+                row = s.get(PendingPush, item.id)
+                row.delivered_at = utcnow()
+            texts.append(item.text)
+    return texts

@@ -1,0 +1,356 @@
+"""Turn what people type on a phone into slot values.
+
+Followers answer in every shape: "2021年3月15日", "21年3月", "去年三月", "六个月", "半年",
+"嗯", "没有", "3", "饭馆". Each parser takes the cleaned text and the slot's data and returns a
+`Parsed` (value + how to show it) or raises `Invalid` with a hint the engine puts in its re-ask.
+Parsers are looked up by name from the form data, so a form (e.g. the complaint form) picks
+them — or registers its own with `@parser("name")` — without touching the engine.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from forms import regions
+
+
+class Invalid(ValueError):
+    """The answer does not fit the slot; `hint` says what would."""
+
+    def __init__(self, hint: str):
+        super().__init__(hint)
+        self.hint = hint
+
+
+@dataclass
+class Parsed:
+    value: Any
+    display: str
+    # False when the parser fell back to "anything goes" (free text, unknown industry): a
+    # question-like message is then treated as a side question rather than as the answer.
+    confident: bool = True
+
+
+@dataclass
+class Context:
+    """What a parser may need besides the text: 'today' for relative dates, the inbound kind."""
+
+    today: date
+    kind: str = "text"
+    media_id: str | None = None
+    pic_url: str | None = None
+
+
+ParserFn = Callable[[str, dict, Context], Parsed]
+PARSERS: dict[str, ParserFn] = {}
+
+
+def parser(name: str):
+    def deco(fn: ParserFn) -> ParserFn:
+        PARSERS[name] = fn
+        return fn
+    return deco
+
+
+# ------------------------------------------------------------------ text clean-up
+
+_FULLWIDTH = str.maketrans("０１２３４５６７８９．／－：", "0123456789./-:")
+_EDGE_PUNCT = " \t\r\n。，,.!！?？~～、；;:：\"'“”‘’()（）【】[]"
+
+
+def clean(text: str) -> str:
+    """Full-width digits to ASCII, trim edge punctuation and spaces."""
+    return (text or "").translate(_FULLWIDTH).strip().strip(_EDGE_PUNCT).strip()
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4,
+              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def cn_number(token: str) -> int | None:
+    """'6' / '六' / '十二' / '二十三' / '三十一' / '两' → int; None if not a number."""
+    token = token.strip()
+    if not token:
+        return None
+    if token.isdigit():
+        return int(token)
+    if all(ch in _CN_DIGITS for ch in token):
+        if len(token) == 1:
+            return _CN_DIGITS[token]
+        return int("".join(str(_CN_DIGITS[ch]) for ch in token))  # 二〇二一
+    if "十" in token:
+        head, _, tail = token.partition("十")
+        if any(ch not in _CN_DIGITS for ch in head + tail):
+            return None
+        tens = _CN_DIGITS[head] if head else 1
+        ones = _CN_DIGITS[tail] if tail else 0
+        return tens * 10 + ones
+    return None
+
+
+_NUM = r"[0-9]+|[零〇○一二两三四五六七八九十]+"
+
+
+QUESTION_WORDS = ("吗", "什么", "怎么", "多少", "哪些", "哪里", "哪个", "如何", "能不能", "可不可以", "是否",
+                  "为什么", "啥", "咋", "几个", "有没有", "是不是", "要不要", "会不会", "需不需要", "能否")
+
+
+def has_question_word(text: str) -> bool:
+    return any(w in (text or "") for w in QUESTION_WORDS)
+
+
+def looks_like_question(text: str) -> bool:
+    """A policy question asked instead of an answer: ends with '?' or has a question word."""
+    t = (text or "").strip()
+    if not t:
+        return False
+    return t.endswith(("?", "？")) or (len(t) >= 3 and has_question_word(t))
+
+
+# ------------------------------------------------------------------ yes / no
+
+YES_WORDS = {"是", "是的", "对", "对的", "有", "有的", "嗯", "嗯嗯", "恩", "好", "好的", "行", "可以",
+             "没错", "对头", "yes", "y", "ok", "1"}
+UNSURE_WORDS = ("不知道", "不清楚", "不确定", "不记得", "不晓得", "说不清", "没数", "忘了")
+NO_WORDS = {"不是", "没有", "否", "不", "不对", "没", "无", "没呢", "还没有", "还没", "不行", "no", "n", "2"}
+
+
+def yes_no(text: str, extra_yes=(), extra_no=()) -> bool | None:
+    t = clean(text).lower()
+    if not t:
+        return None
+    if t in NO_WORDS or t in extra_no:
+        return False
+    if t in YES_WORDS or t in extra_yes:
+        return True
+    if has_question_word(t) or any(w in t for w in UNSURE_WORDS):
+        return None
+    # longer answers: "没有领", "不是的", "是的我们有"
+    if t[0] in "不没无未否" or any(t.startswith(w) for w in extra_no):
+        return False
+    if t[0] in "是对有嗯" or any(t.startswith(w) for w in extra_yes):
+        return True
+    return None
+
+
+@parser("yes_no")
+def parse_yes_no(text: str, slot: dict, ctx: Context) -> Parsed:
+    answer = yes_no(text, slot.get("yes_words", ()), slot.get("no_words", ()))
+    if answer is None:
+        raise Invalid("请回复“1 是”或“2 否”（也可以直接回“是”“不是”“有”“没有”）。")
+    return Parsed(answer, yes_no_labels(slot)[0 if answer else 1])
+
+
+def yes_no_labels(slot: dict) -> tuple[str, str]:
+    """How a yes/no slot shows its two answers (YAML may read the keys yes/no as booleans)."""
+    labels = slot.get("labels") or {}
+    return (labels.get("yes", labels.get(True, "是")), labels.get("no", labels.get(False, "否")))
+
+
+# ------------------------------------------------------------------ numbers
+
+@parser("number")
+def parse_number(text: str, slot: dict, ctx: Context) -> Parsed:
+    """'6' '六个月' '半年' '一年' '三次' '没有' → int, within slot['min']..slot['max']."""
+    t = clean(text)
+    unit = slot.get("unit", "")
+    value: int | None = None
+    zero_words = set(slot.get("zero_words", ())) | {"零", "0", "没有", "无", "一次也没有", "一次都没有", "没"}
+    if t in zero_words:
+        value = 0
+    elif unit == "个月" and t in ("半年", "半年时间"):
+        value = 6
+    elif unit == "个月" and (m := re.fullmatch(rf"({_NUM})年(?:半)?", t)):
+        years = cn_number(m.group(1))
+        value = None if years is None else years * 12 + (6 if t.endswith("半") else 0)
+    else:
+        m = re.search(rf"({_NUM})", t)
+        if m:
+            rest = (t[:m.start()] + t[m.end():]).replace(unit, "").replace("个", "")
+            # reject "3月15日"-like text or several numbers in a number slot
+            if not re.search(r"[0-9零〇一二两三四五六七八九十]", rest):
+                value = cn_number(m.group(1))
+    lo, hi = slot.get("min", 0), slot.get("max", 10_000)
+    if value is None or not lo <= value <= hi:
+        example = slot.get("example", "6")
+        raise Invalid(f"请回复一个{lo}到{hi}之间的数字，例如“{example}”。")
+    return Parsed(value, f"{value}{unit}")
+
+
+# ------------------------------------------------------------------ dates
+
+def parse_date_text(text: str, today: date) -> tuple[date, str] | None:
+    """Returns (date, how to show it) for the shapes followers type, or None.
+
+    A missing day means the 1st of the month and is shown without a day ("2021年3月").
+    """
+    t = clean(text).replace(" ", "")
+    t = t.replace("号", "日").replace("份", "")
+    t = re.sub(r"(?<=\d)[./](?=\d)", "-", t)
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?", t)
+    if m:
+        return _mk(int(m.group(1)), int(m.group(2)), m.group(3) and int(m.group(3)))
+    m = re.fullmatch(rf"(今年|去年|前年|({_NUM})年)?({_NUM})月(?:({_NUM})日?)?", t)
+    if not m:
+        return None
+    rel, year_token, month_token, day_token = m.group(1), m.group(2), m.group(3), m.group(4)
+    if rel in (None, "今年"):
+        year = today.year
+    elif rel == "去年":
+        year = today.year - 1
+    elif rel == "前年":
+        year = today.year - 2
+    else:
+        year = cn_number(year_token)
+        if year is None:
+            return None
+        if year < 100:
+            year += 2000
+    month = cn_number(month_token)
+    day = cn_number(day_token) if day_token else None
+    if month is None or (day_token and day is None):
+        return None
+    return _mk(year, month, day)
+
+
+def _mk(year: int, month: int, day: int | None) -> tuple[date, str] | None:
+    try:
+        value = date(year, month, day or 1)
+    except ValueError:
+        return None
+    if not 1990 <= year <= 2100:
+        return None
+    shown = f"{year}年{month}月" + (f"{day}日" if day else "")
+    return value, shown
+
+
+@parser("date")
+def parse_date(text: str, slot: dict, ctx: Context) -> Parsed:
+    found = parse_date_text(text, ctx.today)
+    if not found:
+        raise Invalid("请回复日期，例如“2021年3月15日”“21年3月”“去年三月”。")
+    value, shown = found
+    return Parsed(value.isoformat(), shown)
+
+
+# ------------------------------------------------------------------ choices
+
+CHOICE_SETS_FILE = Path(__file__).parent / "rules" / "choices.yaml"
+
+
+@lru_cache
+def choice_sets() -> dict[str, list[dict]]:
+    return yaml.safe_load(CHOICE_SETS_FILE.read_text(encoding="utf-8"))
+
+
+def choice_options(slot: dict) -> list[dict]:
+    """All choices of a slot; `choices: "@name"` refers to a shared set in choices.yaml."""
+    choices = slot.get("choices") or []
+    if isinstance(choices, str):
+        return choice_sets()[choices.lstrip("@")]
+    return choices
+
+
+def numbered(choices: list[dict]) -> list[dict]:
+    """The choices shown with a number (hidden ones match by word only)."""
+    return [c for c in choices if not c.get("hidden")]
+
+
+def match_choice(text: str, choices: list[dict], digits: bool = True) -> dict | None:
+    """By digit ('2', '２', '第2个') or by word: the longest label/alias found in the text."""
+    t = clean(text)
+    m = re.fullmatch(r"第?([0-9]+|[一二三四五六七八九十]+)(?:个|项|条)?", t)
+    if m and digits:
+        shown = numbered(choices)
+        n = cn_number(m.group(1))
+        if n is not None and 1 <= n <= len(shown):
+            return shown[n - 1]
+        return None
+    best, best_len = None, 0
+    low = t.lower()
+    for choice in choices:
+        for word in [choice["label"], *choice.get("aliases", [])]:
+            w = str(word).lower()
+            if w and w in low and len(w) > best_len:
+                best, best_len = choice, len(w)
+    return best
+
+
+def _choice_hint(slot: dict) -> str:
+    return f"请回复序号 1-{len(numbered(choice_options(slot)))}，或直接回复选项里的字。"
+
+
+@parser("choice")
+def parse_choice(text: str, slot: dict, ctx: Context) -> Parsed:
+    """A numbered choice. A choice may list `aliases` (colloquial words) and, if the slot has
+    `other`, unmatched free text is kept as that value with the typed word shown."""
+    choice = match_choice(text, choice_options(slot))
+    if choice is not None:
+        value = choice.get("value", choice["label"])
+        shown = choice["label"]
+        word = clean(text)
+        if word and not word.isdigit() and word != shown and choice.get("show_word", slot.get("show_word")):
+            shown = f"{shown}（{word}）"
+        return Parsed(value, shown)
+    other = slot.get("other")
+    t = clean(text)
+    if other and t and not t.isdigit() and len(t) <= 30:
+        return Parsed(other["value"], f"{other['label']}（{t}）", confident=False)
+    raise Invalid(_choice_hint(slot))
+
+
+# ------------------------------------------------------------------ regions
+
+@parser("region")
+def parse_region(text: str, slot: dict, ctx: Context) -> Parsed:
+    """A place: a numbered choice ('1'), a known place ('聊城', '山东聊城'), or any place name
+    ('北京', '郑州市') — the rules then say which region's notice they come from."""
+    t = clean(text)
+    choice = match_choice(t, choice_options(slot)) if re.fullmatch(r"第?[0-9一二三四五六七八九十]+个?", t) else None
+    if choice is not None and choice.get("value"):
+        return Parsed(choice["value"], choice["label"])
+    place = regions.parse_place(t)
+    if place:
+        return Parsed(place, place)
+    raise Invalid("请回复序号，或直接回复您所在的省、市或县，例如“聊城”“济源”“文水”。")
+
+
+# ------------------------------------------------------------------ free text, phone, images
+
+@parser("text")
+def parse_text(text: str, slot: dict, ctx: Context) -> Parsed:
+    t = (text or "").strip()
+    lo, hi = slot.get("min_len", 1), slot.get("max_len", 500)
+    if not lo <= len(t) <= hi:
+        raise Invalid(f"请用{lo}到{hi}个字说明。")
+    return Parsed(t, t if len(t) <= 40 else t[:40] + "…", confident=False)
+
+
+@parser("phone")
+def parse_phone(text: str, slot: dict, ctx: Context) -> Parsed:
+    if clean(text) in slot.get("skip_words", ()):  # e.g. 匿名 / 不留 when a number is optional
+        return Parsed("anonymous", slot.get("skip_label", "不留"))
+    digits = re.sub(r"[\s\-－—]", "", clean(text))
+    if not re.fullmatch(r"1[3-9][0-9]{9}", digits):
+        raise Invalid("请回复11位手机号，例如 13800138000。")
+    return Parsed(digits, digits[:3] + "****" + digits[7:])
+
+
+DONE_WORDS = {"没有", "没", "无", "好了", "完成", "完了", "发完了", "就这些", "没有了", "不用", "结束", "ok", "OK"}
+
+
+@parser("images")
+def parse_images(text: str, slot: dict, ctx: Context) -> Parsed:
+    """Handled specially by the engine (it collects several messages); this parses one message:
+    an image → ('add', {...}); a 'done' word → ('done', None)."""
+    if ctx.kind == "image":
+        return Parsed(("add", {"media_id": ctx.media_id, "pic_url": ctx.pic_url}), "图片")
+    if clean(text) in DONE_WORDS or clean(text).lower() in DONE_WORDS:
+        return Parsed(("done", None), "")
+    raise Invalid("请直接发送照片（可以发多张），发完回复“好了”；没有照片回复“没有”。")

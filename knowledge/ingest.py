@@ -1,0 +1,160 @@
+"""Load notice files into the database and the vector store, idempotently.
+
+Why file hashes: the bundled corpus is re-checked on every start, and an admin may upload the
+same file twice; an unchanged file costs one hash and one row read. A changed file replaces
+all of its notices and chunks in one transaction (and its vectors), so no stale clause can be
+answered. Every change bumps IndexState.version, which tells every worker to reload.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import text as sql_text
+from sqlmodel import Session, delete, select
+
+from knowledge.chunking import chunk_notice
+from knowledge.embeddings import Embedder, embed_cached
+from knowledge.lexical import tokenize
+from knowledge.loaders import SUPPORTED, load_text
+from knowledge.structure import parse_notices
+from knowledge.vectors import VectorStore
+from storage.models import Chunk, IndexState, Notice, SourceFile, utcnow
+
+log = logging.getLogger(__name__)
+
+
+PARSER_VERSION = "2"  # bump when parsing or chunking changes: every file is re-read on next start
+
+
+@lru_cache
+def pipeline_signature() -> str:
+    """What else decides a file's chunks and tokens besides its bytes: the parser version and
+    the tokeniser's word list. A change re-indexes the files on the next start."""
+    from knowledge.lexical import SYNONYMS_FILE
+
+    return PARSER_VERSION + ":" + hashlib.sha1(SYNONYMS_FILE.read_bytes()).hexdigest()[:12]
+
+
+def file_key(path: Path) -> str:
+    return path.stem
+
+
+EMBED_CHARS = 256
+
+
+def embed_text(heading_path: str, text: str) -> str:
+    """What the dense model sees: the clause's own heading, then the clause (its head: the model
+    reads 512 tokens at most and cost grows with length). Neither the notice title nor the outer
+    headings, so the same clause in another notice reuses its cached vector."""
+    heading = heading_path.rsplit(" > ", 1)[-1] if heading_path else ""
+    return (f"{heading}｜{text}" if heading else text)[:EMBED_CHARS]
+
+
+def lexical_text(title: str, doc_number: str | None, heading_path: str, text: str,
+                 issuer: str | None = None, region: str | None = None) -> str:
+    """What BM25 sees: the clause with its notice's title, 文号, issuer and region, so
+    "临沂的…" or "鲁人社字〔2021〕33号…" finds every clause of that notice."""
+    return " ".join(x for x in (title, doc_number or "", issuer or "", region or "", heading_path, text) if x)
+
+
+@contextmanager
+def ingest_lock(session: Session, data_dir: Path):
+    """One writer at a time across processes: a PostgreSQL advisory lock, or a file lock."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(sql_text("SELECT pg_advisory_xact_lock(7240211)"))
+        yield
+        return
+    import fcntl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".ingest.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def collect_files(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(x for x in p.iterdir() if x.suffix.lower() in SUPPORTED and x.is_file()))
+        else:
+            out.append(p)
+    return out
+
+
+def ingest_file(session: Session, path: Path, embedder: Embedder, vectors: VectorStore | None,
+                name: str | None = None) -> str:
+    """'added' | 'updated' | 'unchanged' for one file (caller commits)."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data + pipeline_signature().encode()).hexdigest()
+    name = name or file_key(path)
+    existing = session.exec(select(SourceFile).where(SourceFile.name == name)).first()
+    if existing and existing.sha256 == digest:
+        return "unchanged"
+    text = load_text(path)
+    drafts = parse_notices(text)
+    if existing:
+        _remove_file(session, name, vectors)
+        existing.sha256, existing.path, existing.ingested_at = digest, str(path), utcnow()
+        session.add(existing)
+    else:
+        session.add(SourceFile(name=name, path=str(path), sha256=digest))
+    rows: list[tuple[Chunk, str]] = []
+    for draft in drafts:
+        notice = Notice(file=name, seq=draft.seq, title=draft.title, doc_number=draft.doc_number,
+                        issuer=draft.issuer, date=draft.date, province=draft.region.province,
+                        city=draft.region.city, county=draft.region.county,
+                        valid_until=draft.valid_until, meta={"header": draft.meta.get("header", [])})
+        session.add(notice)
+        session.flush()
+        for seq, c in enumerate(chunk_notice(draft)):
+            lex = lexical_text(notice.title, notice.doc_number, c.path, c.text, notice.issuer, notice.region)
+            chunk = Chunk(notice_id=notice.id, file=name, seq=seq, kind=c.kind, heading_path=c.path,
+                          text=c.text, valid_until=c.valid_until, tokens=" ".join(tokenize(lex)))
+            rows.append((chunk, embed_text(c.path, c.text)))
+    for chunk, _ in rows:
+        session.add(chunk)
+    session.flush()
+    hashes, matrix = embed_cached(embedder, [t for _c, t in rows], session)
+    for (chunk, _), h in zip(rows, hashes):
+        chunk.text_hash = h
+        session.add(chunk)
+    if vectors is not None and rows:
+        vectors.add([c.id for c, _ in rows], matrix, [name] * len(rows))
+    bump_version(session)
+    return "updated" if existing else "added"
+
+
+def _remove_file(session: Session, name: str, vectors: VectorStore | None) -> None:
+    notice_ids = list(session.exec(select(Notice.id).where(Notice.file == name)))
+    if notice_ids:
+        session.exec(delete(Chunk).where(Chunk.notice_id.in_(notice_ids)))
+        session.exec(delete(Notice).where(Notice.id.in_(notice_ids)))
+    if vectors is not None:
+        vectors.delete_file(name)
+
+
+def bump_version(session: Session) -> None:
+    state = session.get(IndexState, 1)
+    if state is None:
+        state = IndexState(id=1, version=0)
+    state.version += 1
+    state.updated_at = utcnow()
+    session.add(state)
+
+
+def safe_name(filename: str) -> str:
+    """An uploaded file's name reduced to a safe file name (keeps Chinese, digits, _-.)."""
+    base = os.path.basename(filename or "upload.txt")
+    base = re.sub(r"[^\w\u4e00-\u9fff.\-]", "_", base)
+    return base[:120] or "upload.txt"

@@ -1,0 +1,128 @@
+"""Answers over HTTP against the real app: quoted clause + citation + region, refusal, the
+expiry flag (and POLICYBOT_TODAY), region preference, several notices, and the held-out set."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.db
+DATA = Path(__file__).parent / "data"
+EXPIRY = "该政策执行至2021年12月31日，目前可能已失效，请以最新通知为准"
+
+
+def ask(client, question, **kw):
+    r = client.post("/api/ask", json={"question": question, **kw})
+    assert r.status_code == 200
+    return r.json()
+
+
+def test_colloquial_question_gets_the_clause_quoted_and_cited(http):
+    body = ask(http, "我们饭馆新招了服务员能补多少钱")
+    assert not body["refused"]
+    assert "500元" in body["answer"] and "住宿餐饮" in body["answer"]
+    top = body["sources"][0]
+    assert top["file"] == "003_a712d972baa709d7"
+    assert f"《{top['title']}》" in body["answer"]
+    assert "适用地区：" in body["answer"]
+    assert top["excerpt"] and top["excerpt"] in body["answer"]
+    assert len(body["answer"]) < 700 and len(body["answer"].encode()) <= 2048
+
+
+def test_answer_cites_doc_number_issuer_and_date(http):
+    body = ask(http, "文水县有几所中标的培训机构？")
+    assert "6所" in body["answer"]
+    assert "文人社字〔2023〕51号" in body["answer"]
+    assert "文水县人力资源和社会保障局" in body["answer"] and "2023年12月7日" in body["answer"]
+    assert "适用地区：山西 吕梁 文水" in body["answer"]
+
+
+@pytest.mark.parametrize("question", ["给我讲个笑话", "上海明天会下雨吗", "北京房价最近是涨了还是跌了", "红烧肉怎么做"])
+def test_off_topic_questions_are_refused_with_a_hint(http, question):
+    body = ask(http, question)
+    assert body["refused"] is True and body["sources"] == []
+    assert "没有找到" in body["answer"] and "补贴" in body["answer"]
+
+
+def test_expired_clause_is_flagged(http):
+    body = ask(http, "以工代训补贴的政策到什么时候截止？")
+    assert "2021年12月31日" in body["answer"]
+    assert EXPIRY in body["answer"]
+    assert body["sources"][0]["expired"] is True
+
+
+def test_expiry_depends_on_today(live_server):
+    srv = live_server("today2021", POLICYBOT_TODAY="2021-06-01")
+    with srv.client() as c:
+        body = ask(c, "以工代训补贴的政策到什么时候截止？")
+    assert "2021年12月31日" in body["answer"]
+    assert "失效" not in body["answer"]
+    assert body["sources"][0]["expired"] is False
+
+
+def test_region_preference_picks_the_askers_notice(http):
+    question = "培训补贴资金审核后多少个工作日内拨付？"
+    jiyuan = ask(http, question, region="河南 济源")
+    shandong = ask(http, question, region="山东 临沂")
+    assert jiyuan["sources"][0]["region"] == "河南 济源"
+    assert "7个工作日" in jiyuan["answer"]
+    assert shandong["sources"][0]["region"].startswith("山东")
+    assert "20个工作日" in shandong["answer"]
+
+
+def test_several_notices_on_the_same_rule_are_mentioned(http):
+    body = ask(http, "以工代训补贴每人每月多少钱？")
+    files = [s["file"] for s in body["sources"]]
+    titles = {s["title"] for s in body["sources"]}
+    assert "500元" in body["answer"]
+    assert len(titles) >= 2 and files[0] == "003_a712d972baa709d7"
+    assert "另：" in body["answer"]
+
+
+def test_table_row_is_answered_on_its_own(http):
+    body = ask(http, "评分表第26项是什么要求")
+    assert "三端" in body["answer"] and "序号: 26" in body["answer"]
+    assert "序号: 27" not in body["answer"]
+
+
+def test_heldout_questions(http):
+    """Questions not in the dev set, phrased as people ask (h01-h30 written first, f01-f16 later
+    and scored before any tuning: 13/16); nearly all should be right."""
+    items = [json.loads(x) for x in (DATA / "heldout_qa.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    wrong = []
+    for item in items:
+        body = ask(http, item["q"])
+        ok = (not body["refused"] and all(m in body["answer"] for m in item["must"])
+              and any(s["file"] in item["gold"] for s in body["sources"]))
+        if not ok:
+            wrong.append((item["id"], item["q"], body["answer"][:120]))
+    assert len(wrong) <= len(items) // 15, wrong  # 46 questions: at most 3 misses
+    refuse = [json.loads(x) for x in (DATA / "heldout_refuse.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    not_refused = [it["q"] for it in refuse if not ask(http, it["q"])["refused"]]
+    assert not_refused == []
+
+
+def test_user_region_comes_from_the_follower_record(server, http):
+    """A follower who said '我在济源' (stored on Follower.region) gets 济源's rule first."""
+    from sqlmodel import Session, create_engine
+
+    from storage.models import Follower
+
+    url = server.env.get("DATABASE_URL") or f"sqlite:///{server.data_dir / 'data' / 'policybot.db'}"
+    engine = create_engine(url)
+    with Session(engine) as s:
+        f = s.get(Follower, "o-kb-region-test") or Follower(openid="o-kb-region-test")
+        f.region = "河南 济源"
+        s.add(f)
+        s.commit()
+    engine.dispose()
+    body = ask(http, "培训补贴资金审核后多少个工作日内拨付？", user="o-kb-region-test")
+    assert body["sources"][0]["region"] == "河南 济源"
+
+
+def test_garbage_and_emoji_never_500(http):
+    for q in ["😀😀😀", "？？？", "a" * 1900, "<script>alert(1)</script>"]:
+        r = http.post("/api/ask", json={"question": q})
+        assert r.status_code == 200
+        assert r.json()["refused"] is True

@@ -1,0 +1,98 @@
+"""The console in Debian's Chromium (Playwright, never `playwright install`): log in, the queue,
+reply, close — on a phone-sized screen; a <script> in a complaint shows as text; a 济源 staff
+member gets 403 on a 聊城 ticket."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
+from tests.console_helpers import add_staff, file_ticket
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian chromium")]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def phone(browser):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                              locale="zh-CN")
+    page = ctx.new_page()
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    yield page
+    ctx.close()
+
+
+def log_in(page, base_url, user, password):
+    page.goto(base_url + "/console/")
+    assert page.url.endswith("/console/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base_url + "/console/")
+
+
+def test_login_queue_reply_close(server, phone, fake_wechat):
+    openid = "o-browser-flow"
+    t = file_ticket(server, openid=openid, institution="浏览器测试培训学校", place="聊城东昌府区")
+    log_in(phone, server.base_url, ADMIN_USER, ADMIN_PASSWORD)
+    # the queue fits a phone screen: no horizontal scrolling
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.select_option("select[name=region]", "聊城")
+    phone.click(".filters button[type=submit]")
+    row = phone.locator(".ticket-row", has_text=t.number)
+    assert "138****8000" in row.inner_text()
+    row.locator("a").click()
+    phone.wait_for_url(f"**/console/t/{t.number}")
+    expect(phone.locator("#status")).to_have_text("待受理")
+    phone.click("form[data-action=accept] button")
+    expect(phone.locator("#status")).to_have_text("已受理")
+    phone.fill("form[data-action=reply] textarea", "经核查，该校已退还多收的费用。")
+    phone.click("form[data-action=reply] button")
+    expect(phone.locator("#status")).to_have_text("已答复")
+    assert "经核查，该校已退还多收的费用。" in phone.locator("#timeline").inner_text()
+    phone.click("form[data-action=close] button")
+    expect(phone.locator("#status")).to_have_text("已办结")
+    texts = [m["text"]["content"] for m in fake_wechat.sent_messages(openid)]
+    assert any("经核查，该校已退还多收的费用。" in x for x in texts) and any("已办结" in x for x in texts)
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_script_in_a_complaint_shows_as_text(server, phone):
+    payload = "<script>alert('xss')</script>"
+    t = file_ticket(server, institution=payload + "机构", description=payload + " 收费不退，态度恶劣。")
+    log_in(phone, server.base_url, ADMIN_USER, ADMIN_PASSWORD)
+    phone.goto(f"{server.base_url}/console/t/{t.number}")
+    assert payload in phone.locator("#description").inner_text()
+    assert payload in phone.locator("#institution").inner_text()
+    assert phone.locator("#description script").count() == 0
+    phone.goto(server.base_url + "/console/")
+    assert phone.dialogs == []
+
+
+def test_jiyuan_staff_gets_403_on_a_liaocheng_ticket(server, phone):
+    t = file_ticket(server, place="聊城", institution="聊城某学校")
+    user, pw = add_staff(server, "staff", ("济源",))
+    log_in(phone, server.base_url, user, pw)
+    assert t.number not in phone.locator("#queue").inner_text()
+    resp = phone.goto(f"{server.base_url}/console/t/{t.number}")
+    assert resp.status == 403
+    assert "不属于您负责的地区" in phone.locator("#error").inner_text()
+    assert "聊城某学校" not in phone.content()
