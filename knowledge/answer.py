@@ -8,6 +8,7 @@ other notices cover the same point (the same rule, or a different one).
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from knowledge.index import Hit
@@ -106,18 +107,33 @@ def to_source(hit: Hit, excerpt: str, today: date) -> Source:
                   expired=is_expired(valid, today))
 
 
+def _heading_label(path: str, quote: str) -> str:
+    """The clause's own heading ("落实新吸纳劳动者以工代训补贴："), when the quote starts
+    mid-clause and so does not say what it is about."""
+    last = path.rsplit(" > ", 1)[-1] if path else ""
+    label = re.sub(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+\s*[.．、]|第\S+?条)\s*", "", last)
+    if not label or len(label) > 30 or label in quote or "：" in label or ":" in label:
+        return ""
+    return label.rstrip("。") + "："
+
+
 def compose(query: Query, hits: list[Hit], today: date) -> Answer:
     primary = hits[0]
     quote = best_quote(query, primary.chunk.text, scored=primary.sentence_scores)
     n = primary.notice
-    lines = [f"「{quote}」", f"——{citation(n)}", f"适用地区：{n.region or '未注明'}"]
+    heading = _heading_label(primary.chunk.heading_path, quote)
+    lines = [f"{heading}「{quote}」", f"——{citation(n)}", f"适用地区：{n.region or '未注明'}"]
     valid = primary.chunk.valid_until or n.valid_until
     if is_expired(valid, today):
         lines.append("⚠️" + EXPIRY.format(d=cn_date(valid)))
     sources = [to_source(primary, quote, today)]
     seen_notices = {n.id}
+    best = primary.best_sentence_coverage
     for other in hits[1:]:
         if other.notice.id in seen_notices or len(sources) >= 3:
+            continue
+        # only a notice that answers nearly as well is worth a line (agreeing or differing)
+        if other.score < 0.85 * primary.score or other.best_sentence_coverage < max(0.5, 0.8 * best):
             continue
         seen_notices.add(other.notice.id)
         other_quote = best_quote(query, other.chunk.text, limit=90, scored=other.sentence_scores)

