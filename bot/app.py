@@ -6,7 +6,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from bot import logsafe
 from bot.console.auth import bootstrap_admin
+from bot.wechat import push_retry
 from bot.routing import load_routing
 from bot.settings import Settings, get_settings
 from knowledge.service import KnowledgeBase
@@ -17,6 +19,7 @@ log = logging.getLogger("policybot")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logsafe.install(settings.log_level)  # no phone, ID number or full openid in any log line
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -25,7 +28,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bootstrap_admin(settings)
         load_routing(settings)  # a broken deploy/routing.yaml stops the start with its reason
         app.state.kb.start()
+        retry = push_retry.start(settings)  # kept pushes (45047, network) retried periodically
         yield
+        await push_retry.stop(retry)
         app.state.kb.close()
 
     app = FastAPI(title="技能政策助手 policybot", lifespan=lifespan)

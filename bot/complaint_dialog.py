@@ -9,13 +9,23 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from sqlalchemy import event
+
 from bot import tickets
 from bot.evidence import fetch_in_background
 from bot.routing import load_routing
 from bot.turn import Turn
 
 def file_from_form(values: dict, turn: Turn) -> str:
-    """The complaint form's completion action: write the ticket (committed), then answer."""
+    """The complaint form's completion action: write the ticket into the turn's transaction.
+
+    The dialog (`bot.dialog.handle`) commits the ticket, the form state the engine clears after
+    this returns, and the de-dup record's reply together, and only then is the reply sent: so
+    the ticket is in the database before any reply, and a crash files either everything or
+    nothing (the follower then confirms again and gets exactly one ticket). If writing fails the
+    whole turn is rolled back, so no half-written ticket is committed with the kept answers.
+    Photos are fetched only after the commit (the fetching thread must see the ticket).
+    """
     from forms.engine import filled
 
     labels = filled(turn).labels  # how answers were shown, e.g. "其他地区（郑州）"
@@ -40,10 +50,18 @@ def file_from_form(values: dict, turn: Turn) -> str:
     )
     msg_id = turn.inbound.msg_id
     key = f"{turn.follower.openid}:{msg_id}" if msg_id else None
-    ticket = tickets.file_complaint(turn.session, turn.settings, turn.follower.openid, complaint, intake_key=key)
+    try:
+        ticket = tickets.file_complaint(turn.session, turn.settings, turn.follower.openid, complaint,
+                                        intake_key=key)
+        reply = tickets.filed_message(turn.settings, ticket)
+    except Exception:
+        turn.session.rollback()  # the engine keeps the answers; nothing of this ticket survives
+        raise
     if evidence:
-        fetch_in_background(turn.settings, ticket.id)
-    return tickets.filed_message(turn.settings, ticket)
+        settings, ticket_id = turn.settings, ticket.id
+        event.listen(turn.session, "after_commit",
+                     lambda _session: fetch_in_background(settings, ticket_id), once=True)
+    return reply
 
 
 def progress_command(turn: Turn, match: "re.Match[str]") -> str:

@@ -17,14 +17,17 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Optional, Union
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 
 from bot.settings import Settings
 from bot.turn import Inbound, Turn
+from knowledge.regions import resolve_place, within
 from knowledge.types import Answer, Source
 from storage.db import session_scope
 from storage.models import Follower, Notice, ProcessedMessage, utcnow
@@ -165,26 +168,6 @@ def run_key(turn: Turn, key: str) -> str:
 
 # ---------------------------------------------------------------- regions
 
-def resolve_place(place: str) -> Optional[str]:
-    """'聊城' / '山东省聊城市' / '文水' → '山东 聊城' / … ; None when the gazetteer does not know it."""
-    try:
-        from knowledge.regions import infer_region
-    except Exception:
-        log.exception("knowledge.regions unavailable")
-        return None
-    place = place.strip()
-    if not place:
-        return None
-    label = infer_region(place).label
-    if label:
-        return label
-    for suffix in ("县", "区", "市"):  # a bare county name: "文水" → "文水县"
-        label = infer_region(place + suffix).label
-        if label:
-            return label
-    return None
-
-
 def covered_regions(turn: Turn) -> list[str]:
     """The regions the loaded notices cover (from the knowledge tables)."""
     rows = turn.session.exec(select(Notice.province, Notice.city, Notice.county).distinct()).all()
@@ -200,10 +183,7 @@ def covered_text(turn: Turn) -> str:
 
 
 def _is_covered(turn: Turn, label: str) -> bool:
-    for region in covered_regions(turn):
-        if label.startswith(region) or region.startswith(label):
-            return True
-    return False
+    return any(within(label, region) or within(region, label) for region in covered_regions(turn))
 
 
 PLACE_TAIL = re.compile(r"(的|人|这边|那边|这里|地区|本地|工作|上班)+$")
@@ -492,12 +472,21 @@ def ensure_follower(settings: Settings, openid: str) -> None:
         pass
 
 
-def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = None) -> str:
+class ClaimLost(Exception):
+    """The de-dup record no longer carries this handling's claim time: a retry took the message
+    over (bot.wechat.inbox.take_over). The turn is rolled back so the message is applied once."""
+
+
+def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = None,
+           claimed_at: Optional[datetime] = None) -> str:
     """Handle one message; returns the reply text ("" for none).
 
-    The follower's new state and the de-dup record's stored reply commit in one transaction, so a
-    retry never sees a state change without its reply or the reverse. On PostgreSQL the follower
-    row is locked for the turn, so two quick messages from one person are handled in order.
+    The follower's new state (with whatever a form's completion action wrote, e.g. a ticket) and
+    the de-dup record's stored reply commit in one transaction, so a retry never sees a state
+    change without its reply or the reverse. The reply is stored by compare-and-set on the
+    record's claim time (`claimed_at`, from the inbox): if another handling took the message
+    over, ClaimLost rolls everything back. On PostgreSQL the follower row is locked for the
+    turn, so two quick messages from one person are handled in order.
     """
     ensure_follower(settings, inbound.openid)
     with session_scope(settings) as session:
@@ -512,7 +501,10 @@ def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = 
         flag_modified(follower, "form_state")
         flag_modified(follower, "more_pages")
         if dedup_key:
-            record = session.get(ProcessedMessage, dedup_key)
-            if record is not None:
-                record.status, record.reply, record.finished_at = "done", reply, utcnow()
+            finish = update(ProcessedMessage).where(ProcessedMessage.key == dedup_key,
+                                                    ProcessedMessage.status == "processing")
+            if claimed_at is not None:
+                finish = finish.where(ProcessedMessage.created_at == claimed_at)
+            if session.exec(finish.values(status="done", reply=reply, finished_at=utcnow())).rowcount != 1:
+                raise ClaimLost(dedup_key)
     return reply

@@ -2,7 +2,10 @@
 
 Who handles what changes with every reorganisation, so it is data (`deploy/routing.yaml`, or
 the file named by POLICYBOT_ROUTING_FILE), not code. The file is re-read when it changes; a
-missing file falls back to one dispatch team that supervisors see.
+missing file falls back to one dispatch team that supervisors see. Places are not listed here:
+a region names its gazetteer path (`path: 山东 聊城`) and a follower's answer is placed by the
+one normaliser, `knowledge.regions.resolve_place`; `aliases` are only for words the gazetteer
+does not know.
 """
 from __future__ import annotations
 
@@ -14,17 +17,28 @@ from typing import Optional
 import yaml
 
 from bot.settings import Settings
+from knowledge.regions import resolve_place, within
 
 log = logging.getLogger("policybot.routing")
 
 BUNDLED_RULES = Path(__file__).resolve().parents[1] / "deploy" / "routing.yaml"
 
 _FALLBACK = {
-    "regions": [{"name": "其他", "aliases": []}],
+    "regions": [{"name": "其他"}],
     "fallback_region": "其他",
     "teams": {"dispatch": {"name": "投诉受理中心", "region": "其他"}},
     "rules": [{"team": "dispatch"}],
 }
+
+
+@dataclass
+class Region:
+    name: str
+    path: str = ""  # gazetteer path, e.g. "山东 聊城"; empty: none
+    aliases: list[str] = field(default_factory=list)  # words the gazetteer does not know
+
+    def contains(self, place: Optional[str]) -> bool:
+        return bool(self.path) and within(place, self.path)
 
 
 @dataclass
@@ -52,11 +66,10 @@ def _as_list(value) -> list[str]:
 
 class Routing:
     def __init__(self, data: dict):
-        self.regions: list[dict] = [
-            {"name": str(r["name"]), "province": r.get("province"), "aliases": _as_list(r.get("aliases"))}
-            for r in data.get("regions") or []
-        ]
-        self.fallback_region: str = str(data.get("fallback_region") or (self.regions[-1]["name"] if self.regions else "其他"))
+        self.regions = [Region(str(r["name"]), " ".join(str(r.get("path") or "").split()),
+                               _as_list(r.get("aliases")))
+                        for r in data.get("regions") or []]
+        self.fallback_region: str = str(data.get("fallback_region") or (self.regions[-1].name if self.regions else "其他"))
         self.teams: dict[str, Team] = {
             str(tid): Team(str(tid), str(t.get("name", tid)), t.get("region"))
             for tid, t in (data.get("teams") or {}).items()
@@ -68,18 +81,27 @@ class Routing:
         unknown = {r.team for r in self.rules} - set(self.teams)
         if unknown:
             raise ValueError(f"routing rules name unknown teams: {sorted(unknown)}")
+        misplaced = [r.name for r in self.regions if r.path and resolve_place(r.path) != r.path]
+        if misplaced:
+            raise ValueError(f"routing regions whose path is not a gazetteer place: {misplaced}")
 
     @property
     def region_names(self) -> list[str]:
-        return [r["name"] for r in self.regions]
+        return [r.name for r in self.regions]
 
     def match_region(self, text: str) -> Optional[str]:
-        """The canonical region for a place as typed ('山东聊城东昌府区' → '聊城'), else None."""
+        """The region for a place as typed ('山东聊城东昌府区' → '聊城'), else None: a region's own
+        name, else the region whose path holds the place (the most specific), else one whose name
+        or alias the text contains."""
         text = (text or "").strip()
-        for r in self.regions:
-            if text == r["name"] or any(a and a in text for a in [r["name"], *r["aliases"]]):
-                return r["name"]
-        return None
+        by_name = next((r.name for r in self.regions if text == r.name), None)
+        if by_name:
+            return by_name
+        place = resolve_place(text)
+        holding = [r for r in self.regions if r.contains(place)]
+        if holding:
+            return max(holding, key=lambda r: len(r.path.split())).name
+        return next((r.name for r in self.regions if any(a and a in text for a in [r.name, *r.aliases])), None)
 
     def team_for(self, region: str, category: str) -> str:
         for rule in self.rules:

@@ -76,6 +76,20 @@ class Settings(BaseSettings):
         description="seconds to wait for an answer before replying 'success' and pushing it "
                     "through the customer-service API (WeChat gives up after 5 s); 0 pushes every reply",
     )
+    claim_stale_seconds: float | None = Field(
+        None, validation_alias=_env("POLICYBOT_CLAIM_STALE_SECONDS", "claim_stale_seconds"),
+        description="a message claimed this long ago and still unanswered (its worker crashed) is "
+                    "taken over by WeChat's next retry; default 2 × POLICYBOT_REPLY_DEADLINE + 2 s",
+    )
+    push_retry_seconds: float = Field(
+        300, validation_alias=_env("POLICYBOT_PUSH_RETRY_SECONDS", "push_retry_seconds"),
+        description="how often kept pushes (quota 45047, network errors) are retried while the "
+                    "follower's 48-hour window is open; 0 turns the retry off",
+    )
+    log_level: str = Field(
+        "WARNING", validation_alias=_env("POLICYBOT_LOG_LEVEL", "log_level"),
+        description="root log level; phone numbers, ID numbers and openids are masked in every line",
+    )
 
     # console
     admin_user: str | None = Field(None, validation_alias=_env("POLICYBOT_ADMIN_USER", "admin_user"))
@@ -108,6 +122,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'policybot.db').resolve()}"
+
+    @property
+    def claim_stale_after(self) -> float:
+        if self.claim_stale_seconds is not None:
+            return self.claim_stale_seconds
+        return 2 * self.reply_deadline + 2
 
     @property
     def llm_enabled(self) -> bool:

@@ -153,8 +153,12 @@ def add_event(session: Session, ticket: Ticket, actor: str, action: str, detail:
 
 def file_complaint(session: Session, settings: Settings, openid: str, c: NewComplaint,
                    intake_key: Optional[str] = None) -> Ticket:
-    """Write the ticket, its evidence and its first event, and COMMIT before anyone is told.
+    """Write the ticket, its evidence and its first event into the CALLER's transaction.
 
+    Flushed, not committed: the caller commits before anyone is told. Why not commit here: the
+    follower's dialog must commit the ticket and the cleared form state (and the de-dup record's
+    reply) as ONE transaction — a crash between two commits would leave the form at "confirm"
+    with the ticket already filed, and the follower's next "1" would file it a second time.
     `intake_key` identifies the confirming message: handling it again returns the same ticket.
     """
     if intake_key:
@@ -179,7 +183,7 @@ def file_complaint(session: Session, settings: Settings, openid: str, c: NewComp
         session.add(Evidence(ticket_id=ticket.id, media_id=item.get("media_id"), pic_url=item.get("pic_url")))
     add_event(session, ticket, "follower", "created",
               f"分派至 {routing.team_name(ticket.team)}（{region}）；证据 {len(c.evidence)} 张")
-    session.commit()
+    session.flush()
     return ticket
 
 

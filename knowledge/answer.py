@@ -117,12 +117,17 @@ def _heading_label(path: str, quote: str) -> str:
     return label.rstrip("。") + "："
 
 
-def compose(query: Query, hits: list[Hit], today: date) -> Answer:
+def compose(query: Query, hits: list[Hit], today: date, lead: str = "", tail: list[str] | None = None) -> Answer:
+    """`lead`: a first line said before the quote (whose region's rule this is, when it is not
+    the asker's); `tail`: last lines (a next step, e.g. how to complain)."""
     primary = hits[0]
     quote = best_quote(query, primary.chunk.text, scored=primary.sentence_scores)
     n = primary.notice
     heading = _heading_label(primary.chunk.heading_path, quote)
-    lines = [f"{heading}「{quote}」", f"——{citation(n)}", f"适用地区：{n.region or '未注明'}"]
+    tail = tail or []
+    lines = [lead] if lead else []
+    lines += [f"{heading}「{quote}」", f"——{citation(n)}", f"适用地区：{n.region or '未注明'}"]
+    budget = MAX_ANSWER - sum(len(t) + 1 for t in tail)
     valid = primary.chunk.valid_until or n.valid_until
     if is_expired(valid, today):
         lines.append("⚠️" + EXPIRY.format(d=cn_date(valid)))
@@ -143,14 +148,20 @@ def compose(query: Query, hits: list[Hit], today: date) -> Answer:
             line = f"另：{where}{title}也有相同规定。"
         else:
             line = f"另：{where}{title}的规定：「{other_quote}」"
-        if sum(len(x) for x in lines) + len(line) > MAX_ANSWER:
+        if sum(len(x) for x in lines) + len(line) > budget:
             line = f"另：{where}{title}也有相关规定。"
-            if sum(len(x) for x in lines) + len(line) > MAX_ANSWER:
+            if sum(len(x) for x in lines) + len(line) > budget:
                 break
         lines.append(line)
         sources.append(to_source(other, other_quote, today))
-    return Answer(answer="\n".join(lines), refused=False, sources=sources)
+    return Answer(answer="\n".join(lines + tail), refused=False, sources=sources)
 
 
-def refusal() -> Answer:
-    return Answer(answer=REFUSAL, refused=True, sources=[])
+def refusal(note: str = "", tail: list[str] | None = None) -> Answer:
+    """The plain refusal; `note` says what else is known (e.g. the asker's region has no
+    notice, and which regions do), `tail` adds next steps."""
+    text = REFUSAL
+    if note:
+        head, rest = REFUSAL.split("\n", 1)
+        text = f"{head}{note}\n{rest}"
+    return Answer(answer="\n".join([text, *(tail or [])]), refused=True, sources=[])

@@ -22,7 +22,7 @@ import yaml
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
 STOPWORDS = set("""的 了 是 在 有 和 与 或 及 等 也 都 就 吗 呢 吧 啊 呀 哦 嘛 么 我 我们 你 你们 他 她 它 咱 咱们 这 那 这个 那个
 什么 怎么 怎样 怎么样 如何 哪 哪些 哪个 哪里 多少 几 多久 为什么 能 能不能 可以 可不可以 会 要 想 请问 问 一下 请 给
-还 又 吗 呗 啥 咋 么 谁 个 对 把 被 让 从 到 向 于 以 之 其 该 各 每 并 将 为 由 按 按照 应 应当 不 没 没有 如果 自己 现在 今年 一个""".split())
+还 又 吗 呗 啥 咋 么 谁 个 真的 说 是不是 是否 对 把 被 让 从 到 向 于 以 之 其 该 各 每 并 将 为 由 按 按照 应 应当 不 没 没有 如果 自己 现在 今年 一个""".split())
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
 _ASKS_WHEN = re.compile(r"什么时候|何时|哪天|几号|几月|哪一天|截止|最迟|最晚")
@@ -40,6 +40,7 @@ _jieba_ready = False
 class Synonyms:
     terms: tuple[str, ...]
     rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]  # (triggers, expansions)
+    fillers: tuple[str, ...] = ()  # spoken fillers dropped from a question (normalise.py)
 
 
 @lru_cache
@@ -48,7 +49,8 @@ def load_synonyms(path: str | None = None) -> Synonyms:
     rules = []
     for rule in data.get("expand", []):
         rules.append((tuple(rule["when"]), tuple(rule["add"])))
-    return Synonyms(terms=tuple(data.get("terms", [])), rules=tuple(rules))
+    return Synonyms(terms=tuple(data.get("terms", [])), rules=tuple(rules),
+                    fillers=tuple(data.get("fillers", [])))
 
 
 def _init_jieba():
@@ -107,9 +109,12 @@ def parse_query(text: str, use_synonyms: bool = True) -> Query:
             add_tokens = [tok for a in adds for tok in tokenize(a)]
             q.expansions.extend(adds)
             extra_terms.extend(add_tokens)
+            # a clause covers the asker's phrase when it has one of the added phrases whole
+            # ("虚假宣传"), not merely a part of one ("宣传", "补贴" would match nearly anything)
+            whole = {a.lower() for a in adds}
             for trigger in hit:
                 for tok in tokenize(trigger) or [trigger]:
-                    alternatives.setdefault(tok, set()).update(add_tokens)
+                    alternatives.setdefault(tok, set()).update(whole)
     seen = set()
     for tok in tokenize(text):
         if tok in seen:

@@ -114,3 +114,59 @@ def region_matches(asked: str | None, notice_region: str | None) -> float:
     if have and want_parts and have[0] == want_parts[0]:
         return 0.3
     return 0.0
+
+
+# ---------------------------------------------------------------- what a person types
+
+ALIASES = Path(__file__).with_name("gazetteer_aliases.yaml")
+_SEPARATORS = re.compile(r"[\s·,，、]+")
+
+
+@lru_cache
+def _aliases() -> dict[str, str]:
+    return {str(k): str(v) for k, v in (yaml.safe_load(ALIASES.read_text(encoding="utf-8")) or {}).items()}
+
+
+@lru_cache(maxsize=4096)
+def resolve_place(text: str | None) -> str | None:
+    """A place as a person types it → its gazetteer path, the one normaliser of such input.
+
+    '聊城' / '山东省聊城市' / '山东 聊城' → '山东 聊城'; a bare county name, which `find_regions`
+    leaves alone in notices, is tried with its suffix ('文水' → '山西 吕梁 文水'); a short name
+    from gazetteer_aliases.yaml ('鲁' → '山东') when nothing else is named; None when the
+    gazetteer does not know the place.
+    """
+    t = _SEPARATORS.sub("", text or "")
+    if not t:
+        return None
+    best = Region()
+    for candidate in (t, t + "县", t + "区", t + "市"):
+        found = infer_region(candidate)
+        if found.specificity > best.specificity:
+            best = found
+    if best.label:
+        return best.label
+    return next((path for alias, path in _aliases().items() if t.startswith(alias)), None)
+
+
+def within(place: str | None, scope: str) -> bool:
+    """True when path `place` lies inside path `scope` ('山东 聊城' is within '山东'); '*' is everywhere."""
+    if scope == "*":
+        return True
+    if not place:
+        return False
+    p, s = place.split(), scope.split()
+    return p[: len(s)] == s
+
+
+def place_name(region: Region) -> str | None:
+    """How a person names the place: its most specific part ("济源" for 河南 济源)."""
+    return region.county or region.city or region.province
+
+
+COVERS = 0.6  # region_matches at or above this: the notice applies to the asker's place
+
+
+def covered_by(asked: str, notice_regions: list[str | None]) -> bool:
+    """Does any loaded notice apply to the asker's place (its own, or an enclosing province's)?"""
+    return any(region_matches(asked, r) >= COVERS for r in notice_regions if r)

@@ -22,8 +22,10 @@ from knowledge.embeddings import make_embedder
 from knowledge.index import HybridIndex
 from knowledge.ingest import collect_files, ingest_file, ingest_lock
 from knowledge.lexical import parse_query
-from knowledge.regions import infer_region, region_matches
-from knowledge.textutil import clean_inline, squash
+from knowledge.normalise import normalise_question
+from knowledge.regions import COVERS, covered_by, infer_region, place_name, region_matches
+from knowledge.textutil import squash
+from knowledge.topics import hints_for, out_of_scope
 from knowledge.types import Answer, Source
 from knowledge.vectors import VectorStore
 from storage.db import session_scope
@@ -163,15 +165,55 @@ class KnowledgeBase:
         threshold = self.settings.refuse_threshold
         return query, [h for h in hits if h.coverage >= threshold]
 
+    def _asker_place(self, question: str, region: str | None) -> tuple[str, str] | None:
+        """(region label, the name to say) of the place the answer is for: the place the
+        question names, else the asker's region; None when neither is a known place."""
+        for text in (question, region):
+            r = infer_region(text or "")
+            if r.label:
+                return r.label, place_name(r) or r.label
+        return None
+
+    def covered_regions(self) -> list[str]:
+        """The regions of the loaded notices, most notices first (from the index, not a list)."""
+        counts: dict[str, int] = {}
+        for n in self._reload().notices.values():
+            if n.region:
+                counts[n.region] = counts.get(n.region, 0) + 1
+        return sorted(counts, key=lambda r: (-counts[r], r))
+
+    def _region_lead(self, place: tuple[str, str] | None, primary_region: str | None) -> str:
+        """Say first when the quoted rule is not the asker's place's rule."""
+        if place is None:
+            return ""
+        asked, name = place
+        where = primary_region or "未注明地区"
+        if not covered_by(asked, self.covered_regions()):
+            return f"现有文件中没有{name}的规定，以下是{where}的规定，仅供参考："
+        if region_matches(asked, primary_region) < COVERS:
+            return f"{name}的文件中没有找到相关规定，以下是{where}的规定："
+        return ""
+
+    def _refusal(self, place: tuple[str, str] | None) -> Answer:
+        if place is None or covered_by(place[0], self.covered_regions()):
+            return answering.refusal()
+        note = f"现有文件中也没有{place[1]}的政策文件，目前收录的地区：{'、'.join(self.covered_regions())}。"
+        return answering.refusal(note)
+
     def ask(self, question: str, region: str | None = None, user: str | None = None) -> Answer:
-        question = clean_inline(question or "")[:500]
+        question = normalise_question(question or "")
         if not squash(question):
             return answering.refusal()
         region = region or self._user_region(user)
+        place = self._asker_place(question, region)
+        elsewhere = out_of_scope(question)
+        if elsewhere is not None:
+            return answering.refusal(tail=[elsewhere.hint] if elsewhere.hint else None)
         query, hits = self.retrieve(question, region)
         if not hits:
-            return answering.refusal()
-        result = answering.compose(query, hits, self.today())
+            return self._refusal(place)
+        lead = self._region_lead(place, hits[0].notice.region)
+        result = answering.compose(query, hits, self.today(), lead=lead, tail=hints_for(question))
         model = self.chat_model
         if model is None and self.settings.llm_enabled:
             from knowledge.generate import make_chat_model

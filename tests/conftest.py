@@ -163,3 +163,12 @@ def server(live_server) -> LiveServer:
 def http(server):
     with server.client() as c:
         yield c
+
+
+@pytest.fixture
+def wx(server):
+    """Plays the WeChat platform (tests/wechat_util.py) against `server` — a module's own `server`
+    where the module overrides that fixture, as `http` does."""
+    from tests.wechat_util import platform_for  # wechat_util imports this module's constants
+
+    return platform_for(server)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -17,6 +18,7 @@ class FakeWeChat:
         self.calls: list[dict] = []
         self.failures: dict[str, deque] = defaultdict(deque)
         self.token_counter = 0
+        self.token_delay = 0.0  # seconds a token fetch takes (widens the window of a refresh race)
         self.valid_tokens: set[str] = set()
         self.lock = threading.Lock()
         self.media: dict[str, bytes] = {}
@@ -80,6 +82,8 @@ class FakeWeChat:
                 except ValueError:
                     data = None
                 call = {"method": method, "path": url.path, "query": query, "json": data, "ok": False}
+                if url.path == "/cgi-bin/token" and fake.token_delay:
+                    time.sleep(fake.token_delay)
                 with fake.lock:
                     fake.calls.append(call)
                     if url.path == "/cgi-bin/token":

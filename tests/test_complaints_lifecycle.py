@@ -181,14 +181,18 @@ def test_phone_mask():
 def test_routing_file_is_data(tmp_path):
     rules = tmp_path / "routing.yaml"
     rules.write_text(
-        "regions:\n  - {name: 甲地, aliases: [甲]}\n  - {name: 其他}\nfallback_region: 其他\n"
+        "regions:\n  - {name: 甲地, aliases: [甲]}\n  - {name: 乙地, path: 山东 临沂}\n  - {name: 其他}\n"
+        "fallback_region: 其他\n"
         "teams:\n  t1: {name: 一组, region: 甲地}\n  t0: {name: 分派}\n"
         "rules:\n  - {region: 甲地, team: t1}\n  - {team: t0}\n", encoding="utf-8")
     r = load_routing(Settings(routing_file=rules))
     assert r.match_region("甲县城关") == "甲地" and r.team_for("甲地", "其他") == "t1"
+    assert r.match_region("临沂市兰山区") == "乙地" and r.match_region("郑州") is None  # by gazetteer path
     assert r.team_for("其他", "其他") == "t0"
     with pytest.raises(ValueError):
         Routing({"teams": {"t": {"name": "x"}}, "rules": [{"team": "nope"}]})
+    with pytest.raises(ValueError):  # a path the gazetteer does not know is a typo
+        Routing({"regions": [{"name": "甲", "path": "山东 火星"}], "teams": {"t": {"name": "x"}}})
     # a broken edit keeps the last good rules; a broken file at start refuses to load
     good_mtime = rules.stat().st_mtime
     rules.write_text("rules: [{team: nope}]\n", encoding="utf-8")

@@ -19,16 +19,12 @@ from storage.db import session_scope
 from storage.models import Evidence, Rating, Ticket
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, TEST_AES_KEY, TEST_APPID, TEST_SECRET, TEST_TOKEN
 from tests.console_helpers import act, login, server_settings
-from tests.wechat_util import Platform, event_xml, message_xml, new_openid, wait_for
+from tests.wechat_util import Platform, event_xml, message_xml, new_openid, platform_for, wait_for
 
 pytestmark = pytest.mark.db
 
 NUMBER_RE = re.compile(r"投诉编号：(TS\d{8}-\d{6})")
 FORM_FILE = Path(__file__).resolve().parents[1] / "forms" / "defs" / "complaint.yaml"
-
-
-def platform(srv) -> Platform:
-    return Platform(srv.base_url, TEST_TOKEN, TEST_AES_KEY, TEST_APPID)
 
 
 def image_xml(openid: str, media_id: str) -> str:
@@ -65,13 +61,16 @@ def test_form_data_agrees_with_the_lifecycle_and_routing():
     form = yaml.safe_load(FORM_FILE.read_text(encoding="utf-8"))
     slots = {s["name"]: s for s in form["slots"]}
     assert [c["value"] for c in slots["category"]["choices"]] == tickets.CATEGORIES
-    regions = load_routing(Settings()).region_names
+    routing = load_routing(Settings())
+    regions = routing.region_names
     assert all(c["value"] in regions for c in slots["region"]["choices"])
     assert slots["region"]["other"]["value"] in regions
+    # the place a choice names ("山东聊城") lies in that region's gazetteer path
+    assert all(routing.match_region(c["label"]) == c["value"] for c in slots["region"]["choices"])
 
 
 def test_complaint_end_to_end(server, fake_wechat):
-    p = platform(server)
+    p = platform_for(server)
     openid = new_openid("ocomp")
     fake_wechat.media["MEDIA_RECEIPT"] = b"\x89PNG\r\n\x1a\nreceipt-photo"
     done = file_complaint(p, openid, photos=["MEDIA_RECEIPT", "MEDIA_FLYER"])
@@ -131,7 +130,7 @@ def _stored_evidence(settings, ticket_id):
 
 
 def test_anonymous_complaint_from_the_menu_and_own_list(server):
-    p = platform(server)
+    p = platform_for(server)
     openid = new_openid("oanon")
     first = p.send(event_xml(openid, "CLICK", "FORM_COMPLAINT"))
     assert "哪家培训机构" in first
@@ -149,7 +148,7 @@ def test_anonymous_complaint_from_the_menu_and_own_list(server):
 
 
 def test_reply_outside_the_window_arrives_with_the_next_message(server, fake_wechat):
-    p = platform(server)
+    p = platform_for(server)
     openid = new_openid("owindow")
     number = NUMBER_RE.search(file_complaint(p, openid)).group(1)
     with server.client(follow_redirects=False) as c:
@@ -170,7 +169,7 @@ def test_sigkill_right_after_confirm_loses_no_ticket(live_server, tmp_path_facto
     root = tmp_path_factory.mktemp("crash")
     srv = live_server("crash", data_dir=root, **env)
     openid = new_openid("ocrash")
-    done = file_complaint(platform(srv), openid)
+    done = file_complaint(platform_for(srv), openid)
     srv.kill()
     number = NUMBER_RE.search(done).group(1)
     if srv.env.get("DATABASE_URL"):
@@ -180,4 +179,4 @@ def test_sigkill_right_after_confirm_loses_no_ticket(live_server, tmp_path_facto
         login(c)
         assert number in c.get("/console/").text
         assert "聊城市某某职业培训学校" in c.get(f"/console/t/{number}").text
-    assert "待受理" in platform(again).say(openid, f"进度 {number}")
+    assert "待受理" in platform_for(again).say(openid, f"进度 {number}")

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import text as sql
 
-from tests.wechat_util import WECHAT_ENV, event_xml, message_xml, new_openid, platform_for, server_engine
+from tests.wechat_util import WECHAT_ENV, event_xml, message_xml, new_openid, server_engine
 
 pytestmark = pytest.mark.db
 pytest.importorskip("forms.engine")
@@ -24,8 +24,7 @@ def form_state(server, openid):
     return json.loads(raw) if isinstance(raw, str) else (raw or {})
 
 
-def test_form_from_menu_click_cancelled_by_the_form(server):
-    wx = platform_for(server)
+def test_form_from_menu_click_cancelled_by_the_form(server, wx):
     openid = new_openid()
     first = wx.send(event_xml(openid, "CLICK", "FORM_COMPLAINT"))
     assert first and len(first.encode()) <= 2048
@@ -37,8 +36,7 @@ def test_form_from_menu_click_cancelled_by_the_form(server):
     assert wx.say(openid, "取消") == idle_cancel  # now nothing is in progress
 
 
-def test_form_from_trigger_phrase_sees_digits_first(server):
-    wx = platform_for(server)
+def test_form_from_trigger_phrase_sees_digits_first(server, wx):
     openid = new_openid()
     menu = wx.say(openid, "菜单")
     started = wx.say(openid, "我要投诉")
@@ -50,8 +48,7 @@ def test_form_from_trigger_phrase_sees_digits_first(server):
     assert started
 
 
-def test_images_go_to_the_active_form(server):
-    wx = platform_for(server)
+def test_images_go_to_the_active_form(server, wx):
     image = {"PicUrl": "http://x.invalid/a.jpg", "MediaId": "img-form"}
     idle = wx.send(message_xml(new_openid(), "image", image))
     openid = new_openid()

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import TEST_AES_KEY, TEST_APPID, TEST_SECRET, TEST_TOKEN
 from tests.test_forms_dialog import TRAINEE_CHATS, YIGONG_CHATS
-from tests.wechat_util import Platform, event_xml, new_openid, wait_for
+from tests.wechat_util import WECHAT_ENV, event_xml, new_openid, platform_for, wait_for
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def wx(server):
-    return Platform(server.base_url, TEST_TOKEN, TEST_AES_KEY, TEST_APPID)
 
 
 def test_yigong_self_check_over_wechat_plaintext(wx):
@@ -102,10 +96,9 @@ def restart_dir(tmp_path_factory):
 
 
 def test_a_form_survives_a_server_crash(live_server, restart_dir):
-    env = dict(WECHAT_TOKEN=TEST_TOKEN, WECHAT_AES_KEY=TEST_AES_KEY, WECHAT_APPID=TEST_APPID,
-               WECHAT_SECRET=TEST_SECRET, POLICYBOT_EMBEDDER="hash")
+    env = dict(WECHAT_ENV)
     first = live_server("forms-restart-a", data_dir=restart_dir, **env)
-    wx = Platform(first.base_url, TEST_TOKEN, TEST_AES_KEY, TEST_APPID)
+    wx = platform_for(first)
     who = new_openid("ors")
     wx.say(who, "补贴自测")
     wx.say(who, "聊城")
@@ -115,7 +108,7 @@ def test_a_form_survives_a_server_crash(live_server, restart_dir):
         env["DATABASE_URL"] = first.env["DATABASE_URL"]
 
     second = live_server("forms-restart-b", data_dir=restart_dir, **env)
-    wx = Platform(second.base_url, TEST_TOKEN, TEST_AES_KEY, TEST_APPID)
+    wx = platform_for(second)
     assert "哪种证书" in wx.say(who, "没有")                  # picks up at the pending question
     wx.say(who, "4")
     summary = wx.say(who, "否")

@@ -4,7 +4,6 @@ chunks gone, no stale answer) through POST /api/ingest and through `policybot in
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import time

@@ -9,8 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text as sql
 
-from tests.wechat_util import (WECHAT_ENV, Platform, event_xml, message_xml, new_openid, platform_for,
-                               server_engine, text_xml)
+from tests.wechat_util import WECHAT_ENV, event_xml, message_xml, new_openid, server_engine, text_xml
 
 pytestmark = pytest.mark.db
 
@@ -18,17 +17,6 @@ pytestmark = pytest.mark.db
 @pytest.fixture(scope="module")
 def server(live_server):
     return live_server("wx-messages", **WECHAT_ENV)
-
-
-@pytest.fixture
-def http(server):
-    with server.client() as c:
-        yield c
-
-
-@pytest.fixture
-def wx(server) -> Platform:
-    return platform_for(server)
 
 
 def follower_row(server, openid: str):

@@ -9,7 +9,7 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
 from tests.conftest import TEST_AES_KEY, TEST_APPID, TEST_TOKEN
-from tests.wechat_util import WECHAT_ENV, Platform, new_openid, platform_for, sign, text_xml
+from tests.wechat_util import WECHAT_ENV, Platform, new_openid, sign, text_xml
 
 pytestmark = pytest.mark.db
 
@@ -36,17 +36,6 @@ WECHATPY_XML = (
 @pytest.fixture(scope="module")
 def server(live_server):
     return live_server("wx-protocol", **WECHAT_ENV)
-
-
-@pytest.fixture
-def http(server):
-    with server.client() as c:
-        yield c
-
-
-@pytest.fixture
-def wx(server) -> Platform:
-    return platform_for(server)
 
 
 def _vector_roundtrip(srv, v: dict, body: str, to_user: str, from_user: str):
@@ -146,7 +135,6 @@ def test_malformed_encrypted_payload_is_400(wx, http):
         r = http.post("/wechat", params=params, content=body)
         assert r.status_code in (400, 403), r.status_code  # unreadable or unsigned, never 500
     # well-formed and correctly signed, but not valid ciphertext
-    from tests.wechat_util import WECHAT_ENV, platform_for, sign as _sign
     junk = "AAAA" * 10
     params = dict(params)
     params["msg_signature"] = sign(TEST_TOKEN, params["timestamp"], params["nonce"], junk)

@@ -433,6 +433,54 @@ def staff_toggle(request: Request, user_id: int, form: FormData = Depends(posted
     return RedirectResponse("/console/staff", status_code=303)
 
 
+# ---------------------------------------------------------------- policy notices (admin)
+
+UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024
+
+
+@router.get("/notices")
+def notices_page(request: Request):
+    with session_scope(_settings(request)) as s:
+        login = _login_or_redirect(request, s)
+        if isinstance(login, Response):
+            return login
+    return _notices_page(request, login)
+
+
+def _notices_page(request: Request, login: auth.Login, error: str = "", report: dict | None = None,
+                  status: int = 200) -> Response:
+    return _render(request, "notices.html", login, status=status, notices=request.app.state.kb.notices(),
+                   can_upload=login.user.role == "admin", error=error, report=report or {},
+                   status_labels={"added": "新增", "updated": "已更新", "unchanged": "未变化"})
+
+
+@router.post("/notices")
+def notices_upload(request: Request, form: FormData = Depends(posted)):
+    """Admins load new notices here; the index follows while the bot keeps answering."""
+    with session_scope(_settings(request)) as s:
+        login = _login(request, s)
+        _require_role(login, "admin")
+        _form(form, login)
+    uploads = [f for f in form.getlist("files") if hasattr(f, "filename") and f.filename]
+    if not uploads:
+        return _notices_page(request, login, error="请选择要上传的文件", status=400)
+    report: dict[str, str] = {}
+    for upload in uploads:
+        if not upload.filename.lower().endswith(UPLOAD_SUFFIXES):
+            return _notices_page(request, login, error=f"{upload.filename}：只支持 txt、md、docx、pdf", status=400)
+        data = upload.file.read(UPLOAD_MAX_BYTES + 1)
+        if len(data) > UPLOAD_MAX_BYTES:
+            return _notices_page(request, login, error=f"{upload.filename}：文件超过 20 MB", status=413)
+        try:
+            report.update(request.app.state.kb.ingest_upload(upload.filename, data))
+        except Exception:  # a broken file must not take the page down
+            log.exception("console: ingest of an uploaded notice failed")
+            return _notices_page(request, login, error=f"{upload.filename}：无法读取该文件", status=400)
+    log.info("console: %s loaded notices %s", login.user.username, report)
+    return _notices_page(request, login, report=report)
+
+
 @router.get("/static/console.css")
 def stylesheet():
     return FileResponse(HERE / "static" / "console.css", media_type="text/css",

@@ -5,6 +5,12 @@ worker), and gives up on a passive reply after 5 s. So:
 - a message is claimed by inserting its de-dup key (primary key) before any work — the one
   worker whose insert succeeds handles it; a duplicate waits briefly for the stored reply, else
   answers "success";
+- a claim still "processing" after POLICYBOT_CLAIM_STALE_SECONDS (its worker crashed, e.g. was
+  killed mid-turn) is taken over by the next retry: a compare-and-set moves the row's claim time
+  (`created_at`) to now, so of several retries on several workers exactly one wins. The claim
+  time is the fence: `dialog.handle` stores its reply only where the row still carries its own
+  claim time, else the whole turn rolls back — a worker that was slow rather than dead cannot
+  apply the same message a second time;
 - the answer is computed in a worker thread; if it is ready within POLICYBOT_REPLY_DEADLINE the
   reply is passive, otherwise the request answers "success" and the answer is pushed through the
   customer-service API when ready (bot.wechat.push keeps it if WeChat refuses);
@@ -19,13 +25,14 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Optional
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from bot import dialog
+from bot.logsafe import mask_openid
 from bot.settings import Settings
 from bot.turn import Inbound
 from bot.wechat import push
@@ -50,17 +57,47 @@ class Job:
     owner: bool = False  # this request claimed the message (not a duplicate)
 
 
-def claim(settings: Settings, key: str, openid: str) -> bool:
-    """Insert the de-dup key; True if this request owns the message."""
+def shown(key: str) -> str:
+    """The de-dup key for a log line: an event key carries the sender's openid."""
+    kind, _, rest = key.partition(":")
+    if kind != "evt":
+        return key
+    openid, _, tail = rest.partition(":")
+    return f"evt:{mask_openid(openid)}:{tail}"
+
+
+def claim(settings: Settings, key: str, openid: str) -> Optional[datetime]:
+    """Insert the de-dup key, or take over a stale claim; the claim time if this request owns
+    the message (pass it on to `dialog.handle`), None for a duplicate."""
+    now = utcnow()
     try:
         with session_scope(settings) as s:
-            s.add(ProcessedMessage(key=key, openid=openid))
+            s.add(ProcessedMessage(key=key, openid=openid, created_at=now))
     except IntegrityError:
-        return False
+        return take_over(settings, key)
     if random.random() < 0.002:
         with session_scope(settings) as s:
             s.exec(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP_KEYS))
-    return True
+    return now
+
+
+def take_over(settings: Settings, key: str) -> Optional[datetime]:
+    """Compare-and-set: claim a message whose first handling never finished. The UPDATE's WHERE
+    (still processing, claimed before the stale limit) is checked by the database per row, so
+    of concurrent retries on any number of workers only one sees rowcount 1."""
+    now = utcnow()
+    stale_before = now - timedelta(seconds=settings.claim_stale_after)
+    with session_scope(settings) as s:
+        moved = s.exec(
+            update(ProcessedMessage)
+            .where(ProcessedMessage.key == key, ProcessedMessage.status == "processing",
+                   ProcessedMessage.created_at < stale_before)
+            .values(created_at=now, delivery=None)
+        ).rowcount
+    if moved != 1:
+        return None
+    log.warning("message %s: its first handling never finished; a retry takes it over", shown(key))
+    return now
 
 
 def stored_reply(settings: Settings, key: str, wait: float) -> Optional[str]:
@@ -81,15 +118,21 @@ def mark_pushed(settings: Settings, key: str) -> None:
         s.exec(update(ProcessedMessage).where(ProcessedMessage.key == key).values(delivery="push"))
 
 
-def _store_apology(settings: Settings, key: str) -> None:
-    with session_scope(settings) as s:
-        row = s.get(ProcessedMessage, key)
-        if row is not None:
-            row.status, row.reply, row.finished_at = "done", APOLOGY, utcnow()
+def _store_apology(settings: Settings, key: str, claimed_at: datetime) -> None:
+    """The failed turn's answer, stored for retries (only while the claim is still ours)."""
+    try:
+        with session_scope(settings) as s:
+            s.exec(update(ProcessedMessage)
+                   .where(ProcessedMessage.key == key, ProcessedMessage.status == "processing",
+                          ProcessedMessage.created_at == claimed_at)
+                   .values(status="done", reply=APOLOGY, finished_at=utcnow()))
+    except Exception:
+        log.exception("storing the apology for %s failed", shown(key))
 
 
 def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optional[str]:
-    if not claim(settings, key, inbound.openid):
+    claimed_at = claim(settings, key, inbound.openid)
+    if claimed_at is None:
         reply = stored_reply(settings, key, settings.reply_deadline)
         with job.lock:
             job.finished, job.reply = True, reply
@@ -106,11 +149,16 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
     except Exception:
         log.exception("looking up kept pushes failed")
     try:
-        reply = dialog.handle(settings, kb, inbound, dedup_key=key)
+        reply = dialog.handle(settings, kb, inbound, dedup_key=key, claimed_at=claimed_at)
+    except dialog.ClaimLost:  # a retry took this message over: its handling answers, not ours
+        log.warning("message %s: taken over by a retry; this handling is dropped", shown(key))
+        with job.lock:
+            job.finished, job.reply = True, None
+        return None
     except Exception:
-        log.exception("dialog failed for %s", key)
+        log.exception("dialog failed for %s", shown(key))
         reply = APOLOGY
-        _store_apology(settings, key)
+        _store_apology(settings, key, claimed_at)
     with job.lock:
         job.finished, job.reply = True, reply
         abandoned = job.abandoned
@@ -119,7 +167,7 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
             mark_pushed(settings, key)
             push.push(settings, inbound.openid, reply)
         except Exception:
-            log.exception("pushing the reply to %s failed", key)
+            log.exception("pushing the reply to %s failed", shown(key))
     return reply
 
 

@@ -4,6 +4,10 @@ WeChat refuses a push outside the 48-hour window after the follower's last messa
 over the per-follower quota (45047); a network error or a missing AppSecret are no better. In
 every such case the text is kept in `PendingPush` (the database, so any worker can deliver it)
 and sent when the follower next writes, which reopens the window and resets the quota.
+Besides, `retry_due` (run every POLICYBOT_PUSH_RETRY_SECONDS by `push_retry`) retries kept
+pushes of followers whose 48-hour window is still open — a quota or network refusal is
+temporary; a 45015 one is not, it waits for the follower's next message. Every send claims its
+row first (compare-and-set on `claimed_at`), so two workers never send the same message twice.
 Token expiry (40001/42001) is handled by the client (refresh once, retry once).
 """
 from __future__ import annotations
@@ -15,10 +19,11 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import select
 from wechatpy.exceptions import WeChatClientException
 
+from bot.logsafe import mask_openid
 from bot.settings import Settings
 from bot.wechat import client as wx
 from storage.db import session_scope
-from storage.models import PendingPush, utcnow
+from storage.models import Follower, PendingPush, utcnow
 
 log = logging.getLogger("policybot.wechat")
 
@@ -27,8 +32,9 @@ QUOTA = 45047
 CLAIM_TIMEOUT = timedelta(seconds=60)
 
 
-def mask(openid: str) -> str:
-    return openid[:4] + "****" + openid[-2:] if len(openid) > 8 else "****"
+WINDOW = timedelta(hours=48)  # customer-service messages are allowed this long after the follower's last message
+
+mask = mask_openid
 
 
 def _try_send(settings: Settings, openid: str, text: str) -> str | None:
@@ -78,9 +84,11 @@ def last_pending(settings: Settings, openid: str) -> int | None:
         ).order_by(PendingPush.id.desc()).limit(1)).first()
 
 
-def deliver_pending(settings: Settings, openid: str, up_to: int | None = None) -> int:
+def deliver_pending(settings: Settings, openid: str, up_to: int | None = None, sweep: bool = False) -> int:
     """Send this follower's kept messages (up to id `up_to`), oldest first; returns how many
-    went out. The bound keeps a push refused during this very turn for the next one."""
+    went out. The bound keeps a push refused during this very turn for the next one.
+    `sweep` (the periodic retry): stop at a message refused with 45015 — only the follower's
+    next message reopens that window — and at one another worker is sending (keeps the order)."""
     with session_scope(settings) as s:
         query = select(PendingPush).where(PendingPush.openid == openid, PendingPush.delivered_at.is_(None))
         if up_to is not None:
@@ -88,7 +96,11 @@ def deliver_pending(settings: Settings, openid: str, up_to: int | None = None) -
         items = s.exec(query.order_by(PendingPush.id)).all()
     sent = 0
     for item in items:
+        if sweep and item.last_error == str(OUTSIDE_WINDOW):
+            break
         if not _claim(settings, item.id):
+            if sweep:
+                break
             continue
         error = _try_send(settings, openid, item.text)
         with session_scope(settings) as s:
@@ -103,6 +115,20 @@ def deliver_pending(settings: Settings, openid: str, up_to: int | None = None) -
         if error is not None:
             break  # keep the order: later ones wait behind the first that failed
     return sent
+
+
+def retry_due(settings: Settings) -> int:
+    """One sweep of the periodic retry: kept pushes of followers who wrote within 48 hours
+    (the window is open, so WeChat may accept them now). Returns how many went out."""
+    if not wx.configured(settings):
+        return 0
+    with session_scope(settings) as s:
+        openids = s.exec(
+            select(PendingPush.openid).join(Follower, Follower.openid == PendingPush.openid)
+            .where(PendingPush.delivered_at.is_(None), Follower.last_seen_at > utcnow() - WINDOW)
+            .distinct()
+        ).all()
+    return sum(deliver_pending(settings, openid, sweep=True) for openid in openids)
 
 
 def take_pending(settings: Settings, openid: str) -> list[str]:

@@ -1,0 +1,76 @@
+"""Log lines never carry a phone number, an ID number or a full openid in clear.
+
+Why a filter on every handler and not only care at the call sites: the lines that leak are the
+ones nobody wrote on purpose — a traceback quoting a value, SQLAlchemy's statement log with its
+bound parameters (on at POLICYBOT_LOG_LEVEL=INFO), uvicorn's access log with WeChat's
+`?openid=` in the URL. So `install()` puts `RedactFilter` on the root handler and uvicorn's
+handlers; it masks mobile numbers (138****8000), 18-digit ID numbers (110101********123X),
+`openid=` parameters and WeChat-shaped openids (28 characters starting with "o") to their first
+6 characters + "…". Call sites that name a follower use `mask_openid` themselves, because
+openids in general (tests, other channels) have no shape a pattern could rely on.
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dA-Za-z])")
+OPENID_PARAM = re.compile(r"(openid=)([A-Za-z0-9_-]{1,6})[A-Za-z0-9_-]*")
+WECHAT_OPENID = re.compile(r"(?<![A-Za-z0-9_-])(o[A-Za-z0-9_-]{5})[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])")
+
+
+def mask_openid(openid: str | None) -> str:
+    """'oAbCdE…': enough to tell followers apart in a log, not enough to message one."""
+    return (openid or "")[:6] + "…"
+
+
+def redact(text: str) -> str:
+    text = ID_NUMBER.sub(r"\1********\2", text)
+    text = PHONE.sub(r"\1****\2", text)
+    text = OPENID_PARAM.sub(r"\1\2…", text)
+    return WECHAT_OPENID.sub(r"\1…", text)
+
+
+def _redact_arg(arg):
+    if isinstance(arg, (int, float)) or arg is None:
+        return arg
+    return redact(arg if isinstance(arg, str) else str(arg))
+
+
+class RedactFilter(logging.Filter):
+    """Masks the message, its arguments (kept as a tuple: uvicorn's formatters unpack them) and
+    the traceback text of every record that reaches the handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            if isinstance(record.msg, str):
+                record.msg = redact(record.msg)
+            if isinstance(record.args, tuple):
+                record.args = tuple(_redact_arg(a) for a in record.args)
+            elif isinstance(record.args, dict):
+                record.args = {k: _redact_arg(v) for k, v in record.args.items()}
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = redact(record.stack_info)
+        except Exception:  # a log line must never take a request down
+            pass
+        return True
+
+
+def install(level: str = "WARNING") -> None:
+    """A stderr handler on the root logger (if none) at `level`, and the filter on every handler
+    of the root and uvicorn loggers. Idempotent (create_app may run more than once)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactFilter) for f in handler.filters):
+                handler.addFilter(RedactFilter())

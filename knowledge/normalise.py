@@ -1,0 +1,72 @@
+"""Normalise a question as typed or dictated on a phone before it is parsed.
+
+Why: WeChat voice-to-text and phone keyboards produce "嗯那个请问一下以工代训补贴补贴多少钱😀",
+full-width digits ("５００元"), traditional characters (培訓補貼) and no punctuation at all. The
+notices are simplified Chinese with half-width digits, and a filler word the notices never use
+counts against the question's coverage (so a clean question answered would be refused when
+spoken). The filler list is data (`fillers` in synonyms.yaml). Extremely long input (a pasted
+article, a 5,000-character voice message) is cut to its first MAX_QUESTION characters after
+cleaning, so the cost of a question stays bounded.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from functools import lru_cache
+
+from knowledge.lexical import load_synonyms
+from knowledge.textutil import clean_inline
+
+log = logging.getLogger(__name__)
+
+MAX_RAW = 4000  # characters looked at at all
+MAX_QUESTION = 300  # characters kept after cleaning
+_KEEP_SYMBOLS = set("+%-./:~<>=#@&*·、，。？！：；（）《》〔〕“”‘’")
+_REPEATED_WORD = re.compile(r"([\u4e00-\u9fff]{2,4})\1+")
+_REPEATED_CHAR = re.compile(r"([\u4e00-\u9fff])\1{2,}")
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache
+def _to_simplified():
+    try:
+        import opencc
+
+        return opencc.OpenCC("t2s").convert
+    except Exception:  # the converter is optional: without it traditional text passes through
+        log.warning("opencc unavailable: traditional characters are not converted")
+        return lambda s: s
+
+
+@lru_cache
+def _filler_pattern() -> re.Pattern | None:
+    fillers = sorted(load_synonyms().fillers, key=len, reverse=True)
+    return re.compile("|".join(re.escape(f) for f in fillers)) if fillers else None
+
+
+def _drop_symbols(text: str) -> str:
+    """Emoji, pictographs, control and format characters (zero-width joiners, variation
+    selectors) become spaces; letters, digits, CJK and ordinary punctuation stay."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat[0] in "LN" or ch.isspace() or ch in _KEEP_SYMBOLS or (cat[0] == "P"):
+            out.append(ch)
+        else:
+            out.append(" ")
+    return "".join(out)
+
+
+def normalise_question(text: str) -> str:
+    text = (text or "")[:MAX_RAW]
+    text = unicodedata.normalize("NFKC", text)  # full-width letters and digits to half-width
+    text = _to_simplified()(text)
+    text = _drop_symbols(text)
+    pattern = _filler_pattern()
+    if pattern is not None:
+        text = pattern.sub(" ", text)
+    text = _REPEATED_WORD.sub(r"\1", text)  # "补贴补贴" (a voice stutter) -> "补贴"
+    text = _REPEATED_CHAR.sub(r"\1", text)
+    text = clean_inline(_SPACES.sub(" ", text))
+    return text[:MAX_QUESTION].strip()
