@@ -259,6 +259,7 @@ COMMANDS: list[Command] = [
     Command(r"^(?P<verb>设置地区|切换地区|更换地区|所在地区|我的地区|地区)(?P<place>.*)$", set_region),
     Command(r"^(?P<verb>我在|我是|我住在|我来自|本人在)(?P<place>.+)$", set_region),
     # other parts add a line here, e.g. Command(r"^进度\s*(?P<number>\S+)$", "bot.tickets:progress_reply")
+    Command(r"^(我的)?(身份证号?码?|身份证)?\s*[:：是]?\s*(?P<id>\d{17}[\dxX])$", "bot.id_number:reply"),
     Command(r"^(进度|查进度|查询进度|投诉进度|进度查询)\s*[:：]?\s*(?P<number>[a-z0-9-]*)$",
             "bot.complaint_dialog:progress_command"),
 ]

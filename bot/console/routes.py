@@ -70,8 +70,12 @@ class ConsoleRoute(APIRoute):
             try:
                 response = await handler(request)
             except ConsoleError as exc:
-                response = templates.TemplateResponse(request, "error.html", {"message": exc.message, "login": None},
-                                                      status_code=exc.status)
+                if isinstance(exc, _LoginRequired) and exc.redirect:
+                    response = RedirectResponse("/console/login", status_code=303)
+                else:
+                    response = templates.TemplateResponse(request, "error.html",
+                                                          {"message": exc.message, "login": None},
+                                                          status_code=exc.status)
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
             return response
@@ -88,21 +92,18 @@ def _settings(request: Request) -> Settings:
 
 
 class _LoginRequired(ConsoleError):
-    pass
+    def __init__(self, redirect: bool):
+        super().__init__(401, "请先登录")
+        self.redirect = redirect
 
 
-def _login(request: Request, s: Session) -> auth.Login:
+def _login(request: Request, s: Session, page: bool = False) -> auth.Login:
+    """The logged-in staff member; without one a page redirects to the login form, while
+    actions and downloads answer 401."""
     login = auth.current_login(s, request.cookies.get(auth.COOKIE))
     if login is None:
-        raise _LoginRequired(401, "请先登录")
+        raise _LoginRequired(redirect=page)
     return login
-
-
-def _login_or_redirect(request: Request, s: Session) -> auth.Login | Response:
-    try:
-        return _login(request, s)
-    except _LoginRequired:
-        return RedirectResponse("/console/login", status_code=303)
 
 
 async def posted(request: Request) -> FormData:
@@ -215,9 +216,7 @@ def queue(request: Request, page: str = "1"):
     params = _filters(request)
     today = tickets.local_today(settings)
     with session_scope(settings) as s:
-        login = _login_or_redirect(request, s)
-        if isinstance(login, Response):
-            return login
+        login = _login(request, s, page=True)
         query = _filtered(login, settings, params)
         total = s.exec(select(func.count()).select_from(query.subquery())).one()
         page = max(1, int(page)) if page.isdigit() else 1
@@ -290,9 +289,7 @@ def _ticket_page(request: Request, s: Session, login: auth.Login, ticket: Ticket
 def ticket_page(request: Request, number: str):
     settings = _settings(request)
     with session_scope(settings) as s:
-        login = _login_or_redirect(request, s)
-        if isinstance(login, Response):
-            return login
+        login = _login(request, s, page=True)
         ticket = _ticket(s, login, number)
         missing = s.exec(select(Evidence.id).where(Evidence.ticket_id == ticket.id, Evidence.file_path.is_(None),
                                                    Evidence.media_id.is_not(None))).first()
@@ -385,9 +382,7 @@ def evidence_file(request: Request, evidence_id: int):
 @router.get("/staff")
 def staff_page(request: Request):
     with session_scope(_settings(request)) as s:
-        login = _login_or_redirect(request, s)
-        if isinstance(login, Response):
-            return login
+        login = _login(request, s, page=True)
         _require_role(login, "admin")
         return _staff_page(request, s, login)
 
@@ -442,9 +437,7 @@ UPLOAD_MAX_BYTES = 20 * 1024 * 1024
 @router.get("/notices")
 def notices_page(request: Request):
     with session_scope(_settings(request)) as s:
-        login = _login_or_redirect(request, s)
-        if isinstance(login, Response):
-            return login
+        login = _login(request, s, page=True)
     return _notices_page(request, login)
 
 
