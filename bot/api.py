@@ -21,7 +21,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class AskRequest(BaseModel):
-    question: str = Field(..., min_length=1, max_length=2000)
+    question: str = Field(..., min_length=1, max_length=20000)  # longer is cut, not rejected (normalise.py)
     region: str | None = Field(None, max_length=50)
     user: str | None = Field(None, max_length=128)
 

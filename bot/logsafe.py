@@ -61,15 +61,20 @@ class RedactFilter(logging.Filter):
         return True
 
 
-def install(level: str = "WARNING") -> None:
-    """A stderr handler on the root logger (if none) at `level`, and the filter on every handler
-    of the root and uvicorn loggers. Idempotent (create_app may run more than once)."""
+def install(levels: str = "WARNING") -> None:
+    """A stderr handler on the root logger (if none), the levels, and the filter on every
+    handler of the root and uvicorn loggers. Idempotent (create_app may run more than once).
+
+    `levels` (POLICYBOT_LOG_LEVEL): "INFO", or with named loggers "INFO,sqlalchemy.engine=INFO"
+    (SQLAlchemy keeps its own loggers at WARNING unless told, and its INFO shows parameters)."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-    root.setLevel(level.upper())
+    for part in filter(None, (p.strip() for p in levels.split(","))):
+        name, _, level = part.rpartition("=")
+        logging.getLogger(name or None).setLevel(level.strip().upper())
     for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(f, RedactFilter) for f in handler.filters):

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(
         "WARNING", validation_alias=_env("POLICYBOT_LOG_LEVEL", "log_level"),
-        description="root log level; phone numbers, ID numbers and openids are masked in every line",
+        description="root log level, optionally with named loggers: 'INFO,sqlalchemy.engine=INFO'; "
+                    "phone numbers, ID numbers and openids are masked in every line",
     )
 
     # console

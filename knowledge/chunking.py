@@ -116,7 +116,6 @@ def chunk_notice(notice: NoticeDraft) -> list[ChunkDraft]:
         text = b.text
         if _is_boilerplate(blocks, k) or is_doc_number_line(text):
             continue
-        nxt = blocks[k + 1] if k + 1 < len(blocks) else None
         att = ATTACHMENT.match(text)
         if att and not att.group(2):
             st.flush()

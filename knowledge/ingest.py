@@ -93,8 +93,11 @@ def collect_files(paths: list[Path]) -> list[Path]:
 
 
 def ingest_file(session: Session, path: Path, embedder: Embedder, vectors: VectorStore | None,
-                name: str | None = None) -> str:
-    """'added' | 'updated' | 'unchanged' for one file (caller commits)."""
+                name: str | None = None, defer_vectors: bool = False) -> str:
+    """'added' | 'updated' | 'unchanged' for one file (caller commits).
+
+    `defer_vectors`: store the chunks (searchable by BM25 once committed) and leave their dense
+    vectors to `embed_pending` — a chunk with an empty text_hash has no vector yet."""
     data = path.read_bytes()
     digest = hashlib.sha256(data + pipeline_signature().encode()).hexdigest()
     name = name or file_key(path)
@@ -125,6 +128,9 @@ def ingest_file(session: Session, path: Path, embedder: Embedder, vectors: Vecto
     for chunk, _ in rows:
         session.add(chunk)
     session.flush()
+    if defer_vectors:
+        bump_version(session)
+        return "updated" if existing else "added"
     hashes, matrix = embed_cached(embedder, [t for _c, t in rows], session)
     for (chunk, _), h in zip(rows, hashes):
         chunk.text_hash = h
@@ -133,6 +139,23 @@ def ingest_file(session: Session, path: Path, embedder: Embedder, vectors: Vecto
         vectors.add([c.id for c, _ in rows], matrix, [name] * len(rows))
     bump_version(session)
     return "updated" if existing else "added"
+
+
+def embed_pending(session: Session, embedder: Embedder, vectors: VectorStore | None, limit: int = 32) -> int:
+    """Give up to `limit` chunks stored without a vector (deferred ingest) their vectors, in the
+    cache and in the vector store; bump the version so every worker reopens the store. Returns
+    how many were done (0: nothing pending). Caller holds the ingest lock and commits."""
+    pending = list(session.exec(select(Chunk).where(Chunk.text_hash == "").order_by(Chunk.id).limit(limit)))
+    if not pending:
+        return 0
+    hashes, matrix = embed_cached(embedder, [embed_text(c.heading_path, c.text) for c in pending], session)
+    for chunk, h in zip(pending, hashes):
+        chunk.text_hash = h
+        session.add(chunk)
+    if vectors is not None:
+        vectors.add([c.id for c in pending], matrix, [c.file for c in pending])
+    bump_version(session)
+    return len(pending)
 
 
 def _remove_file(session: Session, name: str, vectors: VectorStore | None) -> None:

@@ -22,7 +22,7 @@ import yaml
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
 STOPWORDS = set("""的 了 是 在 有 和 与 或 及 等 也 都 就 吗 呢 吧 啊 呀 哦 嘛 么 我 我们 你 你们 他 她 它 咱 咱们 这 那 这个 那个
 什么 怎么 怎样 怎么样 如何 哪 哪些 哪个 哪里 多少 几 多久 为什么 能 能不能 可以 可不可以 会 要 想 请问 问 一下 请 给
-还 又 吗 呗 啥 咋 么 谁 个 真的 说 是不是 是否 对 把 被 让 从 到 向 于 以 之 其 该 各 每 并 将 为 由 按 按照 应 应当 不 没 没有 如果 自己 现在 今年 一个""".split())
+还 又 吗 呗 啥 咋 么 谁 个 真的 说 是不是 是否 有没有 刚 刚刚 对 把 被 让 从 到 向 于 以 之 其 该 各 每 并 将 为 由 按 按照 应 应当 不 没 没有 如果 自己 现在 今年 一个""".split())
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
 _ASKS_WHEN = re.compile(r"什么时候|何时|哪天|几号|几月|哪一天|截止|最迟|最晚")
@@ -187,6 +187,8 @@ def coverage(query: Query, doc_tokens: frozenset[str], bm25: BM25, haystack: str
             if (_DATE_IN_TEXT if tok == DATE_CONCEPT else _SHARE_IN_TEXT).search(haystack):
                 matched += w
             continue
-        if alts & doc_tokens or any(len(a) >= 2 and a in haystack for a in alts):
+        # one character matches as a substring only when the synonym list added it ("元" for
+        # "多少钱"); the asker's own one-character words ("年", "交") would match anything
+        if alts & doc_tokens or any((len(a) >= 2 or a != tok) and a in haystack for a in alts):
             matched += w
     return matched / total if total else 0.0

@@ -6,7 +6,8 @@ notices are simplified Chinese with half-width digits, and a filler word the not
 counts against the question's coverage (so a clean question answered would be refused when
 spoken). The filler list is data (`fillers` in synonyms.yaml). Extremely long input (a pasted
 article, a 5,000-character voice message) is cut to its first MAX_QUESTION characters after
-cleaning, so the cost of a question stays bounded.
+cleaning — its first words (who is asking, about what) and its last (people end with the
+question) — so the cost of a question stays bounded (the dense model's cost grows with length).
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from knowledge.textutil import clean_inline
 log = logging.getLogger(__name__)
 
 MAX_RAW = 4000  # characters looked at at all
-MAX_QUESTION = 300  # characters kept after cleaning
+MAX_QUESTION = 120  # characters kept after cleaning: its head (who asks) and tail (the question)
+_HEAD = 40
 _KEEP_SYMBOLS = set("+%-./:~<>=#@&*·、，。？！：；（）《》〔〕“”‘’")
 _REPEATED_WORD = re.compile(r"([\u4e00-\u9fff]{2,4})\1+")
 _REPEATED_CHAR = re.compile(r"([\u4e00-\u9fff])\1{2,}")
@@ -69,4 +71,6 @@ def normalise_question(text: str) -> str:
     text = _REPEATED_WORD.sub(r"\1", text)  # "补贴补贴" (a voice stutter) -> "补贴"
     text = _REPEATED_CHAR.sub(r"\1", text)
     text = clean_inline(_SPACES.sub(" ", text))
-    return text[:MAX_QUESTION].strip()
+    if len(text) > MAX_QUESTION:
+        text = text[:_HEAD] + " " + text[-(MAX_QUESTION - _HEAD):]
+    return text.strip()

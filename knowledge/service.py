@@ -5,6 +5,11 @@ in a background thread so the web server starts at once and /healthz says 503 un
 ingestion, retrieval and answering. Everything another worker needs is in the database and the
 vector store; this process only keeps a rebuildable in-memory BM25, reloaded when
 IndexState.version moves (another worker or `policybot ingest` changed the corpus).
+An admin's upload is searchable by BM25 as soon as it is stored; its dense vectors are filled by a
+background thread of the process that took the upload (a chunk without a vector has an empty
+text_hash in the database, so any process resumes the work after a restart).
+Questions are normalised first (normalise.py), and the answer says whose rule it quotes when it
+is not the asker's place's (or that the place has no notice at all).
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from bot.settings import Settings
 from knowledge import answer as answering
 from knowledge.embeddings import make_embedder
 from knowledge.index import HybridIndex
-from knowledge.ingest import collect_files, ingest_file, ingest_lock
+from knowledge.ingest import collect_files, embed_pending, ingest_file, ingest_lock
 from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
 from knowledge.regions import COVERS, covered_by, infer_region, place_name, region_matches
@@ -36,6 +41,7 @@ BUNDLED_CORPUS = Path(__file__).parent / "corpus"
 REFUSAL = answering.REFUSAL
 REGION_BONUS = 0.006  # in reciprocal-rank units: about ten ranks for the asker's own region
 RELOAD_CHECK_SECONDS = 1.0
+MAX_DENSE = 100  # characters of question (+ expansions) the dense model reads: its cost grows with length
 
 
 class KnowledgeBase:
@@ -49,6 +55,9 @@ class KnowledgeBase:
         self._thread: threading.Thread | None = None
         self._index: HybridIndex | None = None
         self._last_check = 0.0
+        self._fill_guard = threading.Lock()
+        self._filler: threading.Thread | None = None
+        self._fill_again = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -64,8 +73,9 @@ class KnowledgeBase:
             self.error = f"{type(exc).__name__}: {exc}"
 
     def close(self) -> None:
-        if self._thread and self._thread.is_alive():
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._filler):
+            if thread and thread.is_alive():
+                thread.join(timeout=5)
 
     def _components(self) -> HybridIndex:
         with self._lock:
@@ -92,6 +102,7 @@ class KnowledgeBase:
             log.info("corpus indexed: %s", changed)
         self._reload(force=True)
         self.ready = True
+        self._kick_vectors()  # vectors an interrupted background fill left undone
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, paths: list[Path]) -> dict:
@@ -106,16 +117,60 @@ class KnowledgeBase:
         target_dir.mkdir(parents=True, exist_ok=True)
         target = target_dir / safe_name(filename)
         target.write_bytes(data)
-        return self.ingest([target])
+        # searchable by BM25 as soon as this returns; the dense vectors follow in the background
+        report = self._ingest_paths([target], reload=True, defer_vectors=True)
+        self._kick_vectors()
+        return report
 
-    def _ingest_paths(self, files: list[Path], reload: bool) -> dict:
+    def _kick_vectors(self) -> None:
+        """Make sure this process's background filler runs (one thread; it stops when nothing
+        is pending, and a kick that arrives meanwhile makes it look again)."""
+        with self._fill_guard:
+            self._fill_again = True
+            if self._filler is None:
+                self._filler = threading.Thread(target=self._fill_vectors, name="kb-vectors", daemon=True)
+                self._filler.start()
+
+    def _fill_vectors(self) -> None:
+        """Embed chunks stored without vectors, a batch at a time, each batch committed under the
+        ingest lock (so a re-ingest never races it) and announced by a version bump, so every
+        worker reopens the vector store and sees the vectors as they arrive."""
+        index = self._components()
+        while True:
+            with self._fill_guard:
+                self._fill_again = False
+            try:
+                while True:
+                    with session_scope(self.settings) as session, ingest_lock(session, self.settings.data_dir):
+                        done = embed_pending(session, index.embedder, index.vectors)
+                    if not done:
+                        break
+            except Exception:  # answers still come from BM25; the next kick (upload, start) retries
+                log.exception("background embedding failed")
+            with self._fill_guard:
+                if not self._fill_again:
+                    self._filler = None
+                    return
+
+    def wait_for_vectors(self, timeout: float = 60.0) -> bool:
+        """Block until this process's background filler is idle (CLI, tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._fill_guard:
+                if self._filler is None:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def _ingest_paths(self, files: list[Path], reload: bool, defer_vectors: bool = False) -> dict:
         index = self._components()
         report: dict[str, str] = {}
         for path in files:
             name = path.stem
             try:
                 with session_scope(self.settings) as session, ingest_lock(session, self.settings.data_dir):
-                    report[name] = ingest_file(session, path, index.embedder, index.vectors)
+                    report[name] = ingest_file(session, path, index.embedder, index.vectors,
+                                               defer_vectors=defer_vectors)
             except Exception as exc:
                 log.exception("ingest of %s failed", path)
                 report[name] = f"failed: {exc}"
@@ -160,7 +215,7 @@ class KnowledgeBase:
             if wanted:
                 for nid, n in index.notices.items():
                     bonus[nid] = max(bonus.get(nid, 0.0), weight * region_matches(wanted, n.region))
-        dense_text = question + ("（" + "，".join(query.expansions) + "）" if query.expansions else "")
+        dense_text = (question + ("（" + "，".join(query.expansions) + "）" if query.expansions else ""))[:MAX_DENSE]
         hits = index.search(query, k=k, dense_text=dense_text, region_bonus=bonus)
         threshold = self.settings.refuse_threshold
         return query, [h for h in hits if h.coverage >= threshold]
@@ -234,12 +289,15 @@ class KnowledgeBase:
 
         with session_scope(self.settings) as session:
             counts = dict(session.exec(select(Chunk.notice_id, func.count(Chunk.id)).group_by(Chunk.notice_id)).all())
+            pending = dict(session.exec(select(Chunk.notice_id, func.count(Chunk.id))
+                                        .where(Chunk.text_hash == "").group_by(Chunk.notice_id)).all())
             rows = session.exec(select(Notice).order_by(Notice.file, Notice.seq)).all()
             return [{"id": n.id, "file": n.file, "seq": n.seq, "title": n.title, "doc_number": n.doc_number,
                      "issuer": n.issuer, "date": n.date.isoformat() if n.date else None,
                      "region": n.region, "province": n.province, "city": n.city, "county": n.county,
                      "valid_until": n.valid_until.isoformat() if n.valid_until else None,
-                     "chunks": counts.get(n.id, 0)} for n in rows]
+                     "chunks": counts.get(n.id, 0),
+                     "vectors_pending": pending.get(n.id, 0)} for n in rows]
 
     def chunks(self, file: str | None = None) -> list[dict]:
         from storage.models import Chunk

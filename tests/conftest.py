@@ -54,6 +54,38 @@ def _fresh_pg_database(base_url: str) -> str:
     return f"{head}/{name}"
 
 
+def fresh_database_url(config: pytest.Config) -> str | None:
+    """None (SQLite in the data dir) unless the run is `--db=postgres`: then an empty database of
+    its own on the test PostgreSQL server (the test is skipped without POLICYBOT_TEST_PG_URL)."""
+    if config.getoption("--db") != "postgres":
+        return None
+    pg = os.environ.get("POLICYBOT_TEST_PG_URL")
+    if not pg:
+        pytest.skip("--db=postgres needs POLICYBOT_TEST_PG_URL")
+    return _fresh_pg_database(pg)
+
+
+def database_settings(config: pytest.Config, data_dir: Path, **fields):
+    """`Settings` on a fresh database of the run's backend with its tables created, for tests that
+    call the code in-process (a real session per message, as the router does)."""
+    from bot.settings import Settings
+    from storage.db import init_db
+
+    settings = Settings(data_dir=data_dir, database_url=fresh_database_url(config), **fields)
+    settings.ensure_dirs()
+    init_db(settings)
+    return settings
+
+
+def knowledge_base(settings):
+    """The real KnowledgeBase on `settings`, the bundled corpus indexed."""
+    from knowledge.service import KnowledgeBase
+
+    kb = KnowledgeBase(settings)
+    kb.ensure_indexed()
+    return kb
+
+
 class LiveServer:
     def __init__(self, env: dict[str, str], data_dir: Path):
         self.port = _free_port()
@@ -62,6 +94,11 @@ class LiveServer:
         self.env = env
         self.proc: subprocess.Popen | None = None
         self.log_path = data_dir / "server.log"
+
+    @property
+    def database_url(self) -> str:
+        """The server's own database: its PostgreSQL one, else the SQLite file in its data dir."""
+        return self.env.get("DATABASE_URL") or f"sqlite:///{self.data_dir / 'data' / 'policybot.db'}"
 
     def start(self, timeout: float = 120) -> "LiveServer":
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +153,6 @@ def fake_wechat():
 def live_server(request, tmp_path_factory, fake_wechat):
     """Factory: live_server(name="x", **env) -> a started LiveServer (stopped at session end)."""
     started: list[LiveServer] = []
-    backend = request.config.getoption("--db")
 
     def make(name: str = "srv", data_dir: Path | None = None, **env_overrides: str) -> LiveServer:
         data_dir = data_dir or tmp_path_factory.mktemp(name)
@@ -127,11 +163,8 @@ def live_server(request, tmp_path_factory, fake_wechat):
             "WECHAT_API_BASE": fake_wechat.base_url,
             "ANONYMIZED_TELEMETRY": "False",
         })
-        if backend == "postgres" and "DATABASE_URL" not in env_overrides:
-            pg = os.environ.get("POLICYBOT_TEST_PG_URL")
-            if not pg:
-                pytest.skip("--db=postgres needs POLICYBOT_TEST_PG_URL")
-            env["DATABASE_URL"] = _fresh_pg_database(pg)
+        if "DATABASE_URL" not in env_overrides and (url := fresh_database_url(request.config)):
+            env["DATABASE_URL"] = url
         env.update({k: str(v) for k, v in env_overrides.items() if v is not None})
         for k in [k for k, v in env_overrides.items() if v is None]:
             env.pop(k, None)

@@ -105,12 +105,12 @@ def test_heldout_questions(http):
 
 def test_user_region_comes_from_the_follower_record(server, http):
     """A follower who said '我在济源' (stored on Follower.region) gets 济源's rule first."""
-    from sqlmodel import Session, create_engine
+    from sqlmodel import Session
 
     from storage.models import Follower
+    from tests.wechat_util import server_engine
 
-    url = server.env.get("DATABASE_URL") or f"sqlite:///{server.data_dir / 'data' / 'policybot.db'}"
-    engine = create_engine(url)
+    engine = server_engine(server)
     with Session(engine) as s:
         f = s.get(Follower, "o-kb-region-test") or Follower(openid="o-kb-region-test")
         f.region = "河南 济源"

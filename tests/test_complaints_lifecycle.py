@@ -11,8 +11,9 @@ from sqlmodel import select
 from bot import tickets
 from bot.routing import Routing, load_routing
 from bot.settings import Settings
-from storage.db import init_db, session_scope
+from storage.db import session_scope
 from storage.models import Evidence, Rating, Ticket, TicketEvent
+from tests.conftest import database_settings
 
 pytestmark = pytest.mark.db
 
@@ -21,17 +22,7 @@ FRIDAY = "2026-11-20"
 
 @pytest.fixture
 def settings(request, tmp_path):
-    url = None
-    if request.config.getoption("--db") == "postgres":
-        from tests.conftest import _fresh_pg_database
-
-        base = os.environ.get("POLICYBOT_TEST_PG_URL")
-        if not base:
-            pytest.skip("--db=postgres needs POLICYBOT_TEST_PG_URL")
-        url = _fresh_pg_database(base)
-    s = Settings(data_dir=tmp_path / "data", database_url=url, today=FRIDAY, holidays="")
-    init_db(s)
-    return s
+    return database_settings(request.config, tmp_path / "data", today=FRIDAY, holidays="")
 
 
 def complaint(**kw) -> tickets.NewComplaint:

@@ -32,8 +32,9 @@ def image_xml(openid: str, media_id: str) -> str:
 
 
 def file_complaint(p: Platform, openid: str, *, institution="聊城市某某职业培训学校", photos=(),
-                   phone="13800138000") -> str:
-    """Walk the form as a follower would (with a few wrong answers); returns the confirm reply."""
+                   phone="13800138000", confirm: bool = True) -> str:
+    """Walk the form as a follower would (with a few wrong answers); returns the confirm reply
+    (or, with confirm=False, the summary that asks for it)."""
     assert "哪家培训机构" in p.say(openid, "我要投诉")
     reply = p.say(openid, institution)
     assert "1. 虚假宣传" in reply and "7. 乱收费" in reply
@@ -54,7 +55,7 @@ def file_complaint(p: Platform, openid: str, *, institution="聊城市某某职�
     else:
         summary = p.say(openid, "2")
     assert "乱收费" in summary and "1. 确认" in summary
-    return p.say(openid, "1")
+    return p.say(openid, "1") if confirm else summary
 
 
 def test_form_data_agrees_with_the_lifecycle_and_routing():
@@ -180,3 +181,7 @@ def test_sigkill_right_after_confirm_loses_no_ticket(live_server, tmp_path_facto
         assert number in c.get("/console/").text
         assert "聊城市某某职业培训学校" in c.get(f"/console/t/{number}").text
     assert "待受理" in platform_for(again).say(openid, f"进度 {number}")
+    # the form ended with the ticket: a "1" now is a menu choice, not a second confirm
+    assert "投诉编号" not in platform_for(again).say(openid, "1")
+    with session_scope(server_settings(again)) as s:
+        assert s.exec(select(Ticket.number).where(Ticket.openid == openid)).all() == [number]

@@ -5,19 +5,17 @@ answers and the three-miss offer, 取消, 上一步, a side question, summary-an
 from __future__ import annotations
 
 import itertools
-import os
 import uuid
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session
 
-from bot.settings import Settings
 from bot.turn import Inbound, Turn
 from forms import checks, engine
 from storage import db
 from storage.models import Follower, utcnow
-from tests.conftest import _fresh_pg_database
+from tests.conftest import database_settings, knowledge_base
 
 pytestmark = pytest.mark.db
 
@@ -26,21 +24,9 @@ _ids = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def env(request, tmp_path_factory):
-    from knowledge.service import KnowledgeBase
-
-    data = tmp_path_factory.mktemp("forms-dialog")
-    database_url = None
-    if request.config.getoption("--db") == "postgres":
-        pg = os.environ.get("POLICYBOT_TEST_PG_URL")
-        if not pg:
-            pytest.skip("--db=postgres needs POLICYBOT_TEST_PG_URL")
-        database_url = _fresh_pg_database(pg)
-    settings = Settings(data_dir=data, database_url=database_url, embedder="hash", today="2022-06-01")
-    settings.ensure_dirs()
-    db.init_db(settings)
-    kb = KnowledgeBase(settings)
-    kb.ensure_indexed()
-    return settings, kb
+    settings = database_settings(request.config, tmp_path_factory.mktemp("forms-dialog"),
+                                 embedder="hash", today="2022-06-01")
+    return settings, knowledge_base(settings)
 
 
 class Chat:
@@ -163,9 +149,7 @@ YIGONG_CHATS = [
 
 @pytest.mark.parametrize("answers,outcome,fragment", YIGONG_CHATS)
 def test_yigong_rules_in_conversation(env, answers, outcome, fragment):
-    chat = Chat(env)
-    chat.say("以工代训自测")
-    verdict = chat.run(*answers, "1")
+    verdict = Chat(env).run("以工代训自测", *answers, "1")
     assert verdict.startswith(f"【以工代训补贴自测结果】{outcome}"), verdict
     assert fragment in verdict
     assert "依据" in verdict
@@ -190,9 +174,7 @@ TRAINEE_CHATS = [
 
 @pytest.mark.parametrize("answers,outcome,fragment", TRAINEE_CHATS)
 def test_trainee_rules_in_conversation(env, answers, outcome, fragment):
-    chat = Chat(env)
-    chat.say("补贴自测")
-    verdict = chat.run(*answers, "确认")
+    verdict = Chat(env).run("补贴自测", *answers, "确认")
     assert verdict.startswith(f"【培训补贴自测结果】{outcome}"), verdict
     assert fragment in verdict
 
@@ -330,10 +312,7 @@ def test_state_survives_a_restart(env):
     # a "restart": drop every pooled connection and build a new engine and knowledge base
     db.get_engine(settings).dispose()
     db._engines.clear()
-    from knowledge.service import KnowledgeBase
-
-    chat.kb = KnowledgeBase(settings)
-    chat.kb.ensure_indexed()
+    chat.kb = knowledge_base(settings)
     assert chat.state()["pending"] == "same_occupation_level_before"
     reply = chat.run("没有", "1", "否", "1")
     assert "符合条件" in reply and "济源" in reply

@@ -87,6 +87,15 @@ def has_reason(data: dict, ruleset: str, rule_id: str) -> bool:
     return any(r["text"].startswith(text_head(ruleset, rule_id)) for r in data["reasons"])
 
 
+def checked(http, path: str, body: dict, outcome: str, ruleset: str, rule_ids: list[str]) -> dict:
+    """POST a check; assert its outcome and that each rule in `rule_ids` gave a reason."""
+    data = post(http, path, body)
+    assert data["outcome"] == outcome, data
+    for rule_id in rule_ids:
+        assert has_reason(data, ruleset, rule_id), (rule_id, [r["text"] for r in data["reasons"]])
+    return data
+
+
 YIGONG_CASES = [
     # (changes, outcome, rule ids that must be among the reasons)
     ({}, "eligible", ["yigong.small_or_medium", "yigong.hire_in_window", "yigong.amount", "yigong.not_counted"]),
@@ -110,10 +119,7 @@ YIGONG_CASES = [
 
 @pytest.mark.parametrize("changes,outcome,rule_ids", YIGONG_CASES)
 def test_yigong_rules_over_http(http, changes, outcome, rule_ids):
-    data = post(http, "/api/check/enterprise-yigong", {**YIGONG_OK, **changes})
-    assert data["outcome"] == outcome, data
-    for rule_id in rule_ids:
-        assert has_reason(data, "yigong", rule_id), (rule_id, [r["text"] for r in data["reasons"]])
+    data = checked(http, "/api/check/enterprise-yigong", {**YIGONG_OK, **changes}, outcome, "yigong", rule_ids)
     assert set(data) == {"outcome", "reasons", "monthly_amount", "months", "total_amount", "apply_to"}
 
 
@@ -163,10 +169,7 @@ TRAINEE_CASES = [
 
 @pytest.mark.parametrize("changes,outcome,rule_ids", TRAINEE_CASES)
 def test_trainee_rules_over_http(http, changes, outcome, rule_ids):
-    data = post(http, "/api/check/trainee-subsidy", {**TRAINEE_OK, **changes})
-    assert data["outcome"] == outcome, data
-    for rule_id in rule_ids:
-        assert has_reason(data, "trainee", rule_id), (rule_id, [r["text"] for r in data["reasons"]])
+    data = checked(http, "/api/check/trainee-subsidy", {**TRAINEE_OK, **changes}, outcome, "trainee", rule_ids)
     assert set(data) == {"outcome", "reasons"}
 
 

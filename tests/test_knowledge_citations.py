@@ -8,21 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
-from knowledge.service import KnowledgeBase
-from storage.db import init_db
+from tests.conftest import database_settings, knowledge_base
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="module")
-def kb(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("cite") / "data", today="2024-01-01")
-    settings.ensure_dirs()
-    init_db(settings)
-    kb = KnowledgeBase(settings)
-    kb.ensure_indexed()
-    return kb
+def kb(request, tmp_path_factory):
+    return knowledge_base(database_settings(request.config, tmp_path_factory.mktemp("cite") / "data",
+                                            today="2024-01-01"))
 
 
 def test_source_for_doc_number(kb):

@@ -8,20 +8,14 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 from langchain_core.messages import AIMessage
 
 from bot.settings import Settings
-from knowledge.service import KnowledgeBase
-from storage.db import init_db
+from tests.conftest import database_settings, knowledge_base
 
 QUESTION = "以工代训补贴每人每月多少钱？"
 
 
 @pytest.fixture(scope="module")
-def kb(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("llm") / "data")
-    settings.ensure_dirs()
-    init_db(settings)
-    kb = KnowledgeBase(settings)
-    kb.ensure_indexed()
-    return kb
+def kb(request, tmp_path_factory):
+    return knowledge_base(database_settings(request.config, tmp_path_factory.mktemp("llm") / "data"))
 
 
 def test_rewrite_that_keeps_the_citation_is_used(kb):

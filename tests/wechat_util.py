@@ -124,8 +124,7 @@ def platform_for(srv) -> "Platform":
 
 def server_engine(srv):
     """A SQLAlchemy engine on the server's own database (to check what it recorded)."""
-    url = srv.env.get("DATABASE_URL") or f"sqlite:///{srv.data_dir / 'data' / 'policybot.db'}"
-    return create_engine(url)
+    return create_engine(srv.database_url)
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):
