@@ -263,7 +263,8 @@ def numbered(choices: list[dict]) -> list[dict]:
 
 
 def match_choice(text: str, choices: list[dict], digits: bool = True) -> dict | None:
-    """By digit ('2', '２', '第2个') or by word: the longest label/alias found in the text."""
+    """By digit ('2', '２', '第2个') or by word: the longest label, alias or value word found in
+    the text (so '聊城' picks the choice labelled '山东聊城' whose value is 聊城)."""
     t = clean(text)
     m = re.fullmatch(r"第?([0-9]+|[一二三四五六七八九十]+)(?:个|项|条)?", t)
     if m and digits:
@@ -275,7 +276,9 @@ def match_choice(text: str, choices: list[dict], digits: bool = True) -> dict | 
     best, best_len = None, 0
     low = t.lower()
     for choice in choices:
-        for word in [choice["label"], *choice.get("aliases", [])]:
+        value = choice.get("value")
+        words = [choice["label"], *choice.get("aliases", []), *([value] if isinstance(value, str) else [])]
+        for word in words:
             w = str(word).lower()
             if w and w in low and len(w) > best_len:
                 best, best_len = choice, len(w)

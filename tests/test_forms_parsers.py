@@ -126,3 +126,16 @@ def test_phone_and_questions():
     assert parsers.looks_like_question("以工代训补贴多少钱")
     assert parsers.looks_like_question("可以吗？")
     assert not parsers.looks_like_question("饭馆")
+
+
+def test_a_choice_is_found_by_its_value_word():
+    """'聊城' picks the choice labelled '山东聊城' (value 聊城), not the 'other' fallback."""
+    import yaml
+    from pathlib import Path
+
+    form = yaml.safe_load((Path(__file__).resolve().parents[1] / "forms" / "defs" / "complaint.yaml").read_text("utf-8"))
+    slot = next(s for s in form["slots"] if s["name"] == "region")
+    parsed = parsers.parse_choice("聊城", slot, None)
+    assert parsed.value == "聊城" and "其他" not in parsed.display
+    assert parsers.parse_choice("济源", slot, None).value == "济源"
+    assert parsers.parse_choice("郑州", slot, None).value == "其他"
