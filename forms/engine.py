@@ -354,7 +354,23 @@ def _on_answer(turn: "Turn", form: dict, state: dict, slot: dict, text: str) -> 
         return _accept(turn, form, state, slot, parsed)
     if question:
         return _side_question(turn, form, state, text)
-    return _miss(turn, form, state, hint)
+    return _answer_ahead(turn, form, state, slot, text) or _miss(turn, form, state, hint)
+
+
+def _answer_ahead(turn: "Turn", form: dict, state: dict, slot: dict, text: str) -> str | None:
+    """A choice may name the slot it leads to (`implies: phone`): "是否留下手机号？" answered
+    with the number itself takes that choice and the number in one go."""
+    for choice in parsers.choice_options(slot):
+        target = _slot(form, choice.get("implies") or "")
+        if target is None:
+            continue
+        try:
+            implied = parsers.PARSERS[target.get("parser", "text")](text, target, _ctx(turn))
+        except Invalid:
+            continue
+        _accept(turn, form, state, slot, Parsed(choice.get("value", choice["label"]), choice["label"]))
+        return _accept(turn, form, state, target, implied)
+    return None
 
 
 def _goto(slot: dict, value: Any) -> str | None:

@@ -185,3 +185,14 @@ def test_sigkill_right_after_confirm_loses_no_ticket(live_server, tmp_path_facto
     assert "投诉编号" not in platform_for(again).say(openid, "1")
     with session_scope(server_settings(again)) as s:
         assert s.exec(select(Ticket.number).where(Ticket.openid == openid)).all() == [number]
+
+
+def test_a_phone_number_typed_at_the_contact_choice_is_taken(wx):
+    """'是否留下手机号？' answered with the number itself: choice and number in one go."""
+    openid = new_openid("ophone")
+    for text in ("我要投诉", "某某培训学校", "1", "2026年10月", "聊城", "东昌府区", "宣传免费培训，后来收了八百元材料费。", "没有"):
+        reply = wx.say(openid, text)
+    assert "是否留下手机号" in reply
+    summary = wx.say(openid, "13900139000")
+    assert "139****9000" in summary and "1. 确认" in summary and "发生地区：山东聊城" in summary
+    assert "投诉编号" in wx.say(openid, "1")
