@@ -7,19 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.db
-DATA = Path(__file__).parent / "data"
+from tests.ask_util import DATA, ask, score
 COMPLAINT_HINT = "如需投诉培训机构，请回复“投诉”。"
-
-
-def ask(client, question, **kw):
-    r = client.post("/api/ask", json={"question": question, **kw})
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def test_uncovered_region_is_said_first(http):
@@ -146,17 +139,9 @@ def test_huge_input_is_cut_not_rejected(http):
 
 def test_new_heldout_questions(http):
     """30 colloquial questions written before tuning (20/30 then), 10 off-topic refusals."""
-    items = [json.loads(x) for x in (DATA / "heldout_new_qa.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    wrong = []
-    for item in items:
-        body = ask(http, item["q"])
-        ok = (not body["refused"] and all(m in body["answer"] for m in item["must"])
-              and any(s["file"] in item["gold"] for s in body["sources"]))
-        if not ok:
-            wrong.append((item["id"], item["q"], body["answer"][:100]))
+    wrong, not_refused = score(http, "heldout_new_qa.jsonl", "heldout_new_refuse.jsonl")
     assert len(wrong) <= 3, wrong
-    refuse = [json.loads(x) for x in (DATA / "heldout_new_refuse.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
-    assert [it["q"] for it in refuse if not ask(http, it["q"])["refused"]] == []
+    assert not_refused == []
 
 
 def test_every_answer_fits_one_phone_message(http):
