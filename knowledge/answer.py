@@ -94,9 +94,17 @@ def _bigrams(text: str) -> set[str]:
     return {t[i:i + 2] for i in range(len(t) - 1)}
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
 def same_rule(a: str, b: str) -> bool:
+    """Mostly the same words, and no figure in one that the other lacks (500元 vs 640元 differ;
+    a shortened quote may state fewer of the same figures)."""
     x, y = _bigrams(a), _bigrams(b)
-    return bool(x and y) and len(x & y) / min(len(x), len(y)) >= 0.5
+    if not (x and y) or len(x & y) / min(len(x), len(y)) < 0.5:
+        return False
+    na, nb = set(_NUMBER.findall(a)), set(_NUMBER.findall(b))
+    return na <= nb or nb <= na
 
 
 def to_source(hit: Hit, excerpt: str, today: date) -> Source:

@@ -50,6 +50,7 @@ class ChunkInfo:
     valid_until: date | None
     tokens: frozenset[str]
     haystack: str = ""
+    has_vector: bool = True  # False while a fresh upload's vector is still being computed
 
 
 @dataclass
@@ -102,7 +103,7 @@ class HybridIndex:
             haystack = squash(" ".join(x or "" for x in ((n.title, n.doc_number, n.issuer, n.region) if n else ())
                                        ) + c.heading_path + c.text).lower()
             chunks.append(ChunkInfo(c.id, c.notice_id, c.kind, c.heading_path, c.text, c.valid_until,
-                                    frozenset(toks), haystack))
+                                    frozenset(toks), haystack, has_vector=bool(c.text_hash)))
         # one assignment: a search running in another thread sees the old state or the new one
         self._state = _State(chunks, {c.id: i for i, c in enumerate(chunks)}, notices, BM25(docs))
         self._sentence_cache = {}
@@ -135,6 +136,11 @@ class HybridIndex:
             fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r + 1)
         for i, r in dense_rank.items():
             fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r + 1)
+        # a chunk whose vector is not computed yet (just uploaded) cannot be ranked by the dense
+        # half: let its lexical rank stand in, so a new notice is not outranked by old ones
+        for i, r in lexical_rank.items():
+            if i not in dense_rank and not st.chunks[i].has_vector:
+                fused[i] += 1.0 / (RRF_K + r + 1)
         top = sorted(fused.items(), key=lambda kv: -kv[1])[:RERANK]
         best_fused = top[0][1] if top else 1.0
         hits = []

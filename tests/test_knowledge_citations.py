@@ -47,3 +47,12 @@ def test_every_dev_answer_fits_a_phone_message(kb):
         if line.strip():
             answer = kb.ask(json.loads(line)["q"]).answer
             assert len(answer) <= 620 and len(answer.encode("utf-8")) <= 2048, answer
+
+
+def test_notices_agree_only_when_their_figures_agree():
+    from knowledge.answer import same_rule
+
+    a = "取得低压电工特种作业操作证的学员，每人补贴950元，审核通过后15个工作日内拨付。"
+    assert same_rule(a, "取得低压电工特种作业操作证的学员，每人补贴950元。")  # shortened quote
+    assert not same_rule(a, "取得低压电工特种作业操作证的学员，每人补贴640元，审核通过后15个工作日内拨付。")
+    assert not same_rule(a, "培训机构不得虚假宣传。")
