@@ -173,6 +173,30 @@ def test_docx_upload_is_read(kb_server):
         assert "640元" in ans["answer"] and ans["sources"][0]["file"] == "weifang_hg"
 
 
+def test_text_pdf_upload_is_read(kb_server):
+    """A text PDF (Chinese in a standard CID font, as office exports make them)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    buf = io.BytesIO()
+    pdf = canvas.Canvas(buf)
+    pdf.setFont("STSong-Light", 12)
+    lines = [line for line in NOTICE.format(amount=580).replace("低压电工", "电梯安装维修工").splitlines() if line]
+    for i, line in enumerate(lines):
+        pdf.drawString(40, 800 - 22 * i, line)
+    pdf.save()
+    with kb_server.client() as c:
+        r = c.post("/api/ingest", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                   files={"files": ("weifang_dt.pdf", buf.getvalue(), "application/pdf")})
+        assert r.json()["report"] == {"weifang_dt": "added"}
+        notice = [n for n in c.get("/api/notices").json()["notices"] if n["file"] == "weifang_dt"][0]
+        assert notice["doc_number"] == "潍人社字〔2024〕9号" and notice["date"] == "2024-03-01"
+        ans = c.post("/api/ask", json={"question": "潍坊电梯安装维修工证补贴多少"}).json()
+        assert "580元" in ans["answer"] and ans["sources"][0]["file"] == "weifang_dt"
+
+
 def test_cli_ingest_while_serving_reaches_the_running_server(kb_server, tmp_path):
     notice = tmp_path / "weifang_cli.txt"
     notice.write_text(NOTICE.format(amount=720).replace("低压电工", "叉车司机"), encoding="utf-8")
