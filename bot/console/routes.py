@@ -122,6 +122,14 @@ def _require_role(login: auth.Login, *roles: str) -> None:
         raise ConsoleError(403, "您没有权限访问此页面")
 
 
+def _admin_post(request: Request, s: Session, form: FormData) -> auth.Login:
+    """An admin's POST: logged in, admin role, CSRF token valid."""
+    login = _login(request, s)
+    _require_role(login, "admin")
+    _form(form, login)
+    return login
+
+
 def _ticket(s: Session, login: auth.Login, number: str, lock: bool = False) -> Ticket:
     query = select(Ticket).where(Ticket.number == number)
     if lock:  # two staff acting at once: the second sees the first one's result (PostgreSQL row lock)
@@ -397,9 +405,7 @@ def _staff_page(request: Request, s: Session, login: auth.Login, error: str = ""
 @router.post("/staff")
 def staff_add(request: Request, form: FormData = Depends(posted)):
     with session_scope(_settings(request)) as s:
-        login = _login(request, s)
-        _require_role(login, "admin")
-        _form(form, login)
+        login = _admin_post(request, s, form)
         known = set(load_routing(_settings(request)).region_names)
         regions = [r for r in form.getlist("regions") if r in known]
         try:
@@ -415,9 +421,7 @@ def staff_add(request: Request, form: FormData = Depends(posted)):
 @router.post("/staff/{user_id}/active")
 def staff_toggle(request: Request, user_id: int, form: FormData = Depends(posted)):
     with session_scope(_settings(request)) as s:
-        login = _login(request, s)
-        _require_role(login, "admin")
-        _form(form, login)
+        login = _admin_post(request, s, form)
         user = s.get(StaffUser, user_id)
         if user is None:
             raise ConsoleError(404, "没有这个账号")
@@ -452,9 +456,7 @@ def _notices_page(request: Request, login: auth.Login, error: str = "", report: 
 def notices_upload(request: Request, form: FormData = Depends(posted)):
     """Admins load new notices here; the index follows while the bot keeps answering."""
     with session_scope(_settings(request)) as s:
-        login = _login(request, s)
-        _require_role(login, "admin")
-        _form(form, login)
+        login = _admin_post(request, s, form)
     uploads = [f for f in form.getlist("files") if hasattr(f, "filename") and f.filename]
     if not uploads:
         return _notices_page(request, login, error="请选择要上传的文件", status=400)
