@@ -15,6 +15,7 @@ from bot import tickets
 from bot.evidence import fetch_in_background
 from bot.routing import load_routing
 from bot.turn import Turn
+from forms.parsers import MOBILE
 
 def file_from_form(values: dict, turn: Turn) -> str:
     """The complaint form's completion action: write the ticket into the turn's transaction.
@@ -35,7 +36,7 @@ def file_from_form(values: dict, turn: Turn) -> str:
     region = chosen if chosen in routing.region_names and chosen != routing.fallback_region else (
         routing.match_region(place) or routing.match_region(labels.get("region", "")))
     phone = values.get("phone") if values.get("contact") == "phone" else None
-    if phone and not tickets.PHONE_RE.match(str(phone)):
+    if phone and not MOBILE.fullmatch(str(phone)):
         phone = None
     evidence = [e for e in (values.get("evidence") or []) if isinstance(e, dict)]
     complaint = tickets.NewComplaint(

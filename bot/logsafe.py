@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 import re
 
-PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+from forms.parsers import MOBILE, mask_mobile
+
+PHONE = re.compile(rf"(?<!\d){MOBILE.pattern}(?!\d)")
 ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dA-Za-z])")
 OPENID_PARAM = re.compile(r"(openid=)([A-Za-z0-9_-]{1,6})[A-Za-z0-9_-]*")
 WECHAT_OPENID = re.compile(r"(?<![A-Za-z0-9_-])(o[A-Za-z0-9_-]{5})[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])")
@@ -27,7 +29,7 @@ def mask_openid(openid: str | None) -> str:
 
 def redact(text: str) -> str:
     text = ID_NUMBER.sub(r"\1********\2", text)
-    text = PHONE.sub(r"\1****\2", text)
+    text = PHONE.sub(lambda m: mask_mobile(m.group()), text)
     text = OPENID_PARAM.sub(r"\1\2…", text)
     return WECHAT_OPENID.sub(r"\1…", text)
 

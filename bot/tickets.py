@@ -9,7 +9,6 @@ Due dates count working days (weekends and POLICYBOT_HOLIDAYS skipped) from the 
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -19,6 +18,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
 from bot.routing import load_routing
+from forms.parsers import mask_mobile
 from bot.settings import Settings
 from storage.db import session_scope
 from storage.models import Evidence, Rating, Ticket, TicketEvent, utcnow
@@ -35,7 +35,6 @@ PUBLIC_TEXT_MAX = 500  # characters: with its header a reply stays within one 20
 NOTE_MAX = 2000
 
 CHINA = timezone(timedelta(hours=8))
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def overdue_clause(today: date):
 def mask_phone(phone: Optional[str]) -> str:
     if not phone:
         return "匿名"
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+    return mask_mobile(phone) if len(phone) >= 8 else "****"
 
 
 def fmt_date(d: date) -> str:

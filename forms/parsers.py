@@ -335,14 +335,22 @@ def parse_text(text: str, slot: dict, ctx: Context) -> Parsed:
     return Parsed(t, t if len(t) <= 40 else t[:40] + "…", confident=False)
 
 
+MOBILE = re.compile(r"1[3-9]\d{9}")  # a mainland mobile number; the one definition
+
+
+def mask_mobile(number: str) -> str:
+    """138****8000: enough for the follower and staff to recognise it, not to dial it."""
+    return number[:3] + "****" + number[-4:]
+
+
 @parser("phone")
 def parse_phone(text: str, slot: dict, ctx: Context) -> Parsed:
     if clean(text) in slot.get("skip_words", ()):  # e.g. 匿名 / 不留 when a number is optional
         return Parsed("anonymous", slot.get("skip_label", "不留"))
     digits = re.sub(r"[\s\-－—]", "", clean(text))
-    if not re.fullmatch(r"1[3-9][0-9]{9}", digits):
+    if not MOBILE.fullmatch(digits):
         raise Invalid("请回复11位手机号，例如 13800138000。")
-    return Parsed(digits, digits[:3] + "****" + digits[7:])
+    return Parsed(digits, mask_mobile(digits))
 
 
 DONE_WORDS = {"没有", "没", "无", "好了", "完成", "完了", "发完了", "就这些", "没有了", "不用", "结束", "ok", "OK"}
