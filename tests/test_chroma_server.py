@@ -4,26 +4,22 @@ The server is the `chroma run` command that ships with the chromadb package, on 
 """
 from __future__ import annotations
 
-import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import _free_port
+
 pytestmark = pytest.mark.db
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
-    chroma = Path(__import__("sys").executable).with_name("chroma")
+    chroma = Path(sys.executable).with_name("chroma")
     if not chroma.exists():
         pytest.skip("the chroma command is not installed beside this python")
     port = _free_port()
