@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from bot.routing import load_routing
 from forms.parsers import mask_mobile
+from knowledge.textutil import cn_date
 from bot.settings import Settings
 from storage.db import session_scope
 from storage.models import Evidence, Rating, Ticket, TicketEvent, utcnow
@@ -116,10 +117,6 @@ def mask_phone(phone: Optional[str]) -> str:
     return mask_mobile(phone) if len(phone) >= 8 else "****"
 
 
-def fmt_date(d: date) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
 # ---------------------------------------------------------------- filing
 
 @dataclass
@@ -189,8 +186,8 @@ def file_complaint(session: Session, settings: Settings, openid: str, c: NewComp
 def filed_message(settings: Settings, ticket: Ticket) -> str:
     return (
         f"投诉已提交。\n投诉编号：{ticket.number}\n"
-        f"接下来：{load_routing(settings).team_name(ticket.team)}将在{fmt_date(ticket.accept_due)}前受理，"
-        f"{fmt_date(ticket.answer_due)}前答复您，答复会发到这里。\n"
+        f"接下来：{load_routing(settings).team_name(ticket.team)}将在{cn_date(ticket.accept_due)}前受理，"
+        f"{cn_date(ticket.answer_due)}前答复您，答复会发到这里。\n"
         f"查询进度请回复“进度 {ticket.number}”。"
     )
 
@@ -334,9 +331,9 @@ def progress_text(session: Session, settings: Settings, openid: str, number: str
         return "未找到该编号。请核对投诉编号（如 TS20261121-123456）。"
     lines = [f"投诉编号：{ticket.number}", f"被投诉机构：{ticket.institution}", f"状态：{ticket.status}"]
     if ticket.status in AWAITING_ACCEPT:
-        lines.append(f"受理时限：{fmt_date(ticket.accept_due)}")
+        lines.append(f"受理时限：{cn_date(ticket.accept_due)}")
     elif ticket.status in AWAITING_ANSWER:
-        lines.append(f"答复时限：{fmt_date(ticket.answer_due)}")
+        lines.append(f"答复时限：{cn_date(ticket.answer_due)}")
     last = last_public_reply(session, ticket)
     if last:
         when = last.at.replace(tzinfo=timezone.utc).astimezone(CHINA)

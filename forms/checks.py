@@ -13,6 +13,7 @@ from typing import Any
 from forms import regions, rules
 from forms.parsers import choice_sets, match_choice
 from forms.rules import ELIGIBLE, NOT_ELIGIBLE, OUTCOME_LABELS, Verdict
+from knowledge.textutil import cn_date
 
 
 class FactError(ValueError):
@@ -98,7 +99,7 @@ def validate_yigong(body: dict) -> tuple[dict, dict]:
         hired = date.fromisoformat(raw_date)
     except ValueError:
         raise FactError("hire_date", "新吸纳时间（字段 hire_date）必须是 YYYY-MM-DD 格式的日期") from None
-    facts["hire_date"], labels["hire_date"] = hired.isoformat(), f"{hired.year}年{hired.month}月{hired.day}日"
+    facts["hire_date"], labels["hire_date"] = hired.isoformat(), cn_date(hired)
     facts["months"] = _int(body, "months", 1, 120)
     return facts, labels
 

@@ -13,7 +13,7 @@ from datetime import date
 
 from knowledge.index import Hit
 from knowledge.lexical import Query, tokenize
-from knowledge.textutil import sentences, squash
+from knowledge.textutil import cn_date, sentences, squash
 from knowledge.types import Answer, Source
 
 REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题的内容。\n"
@@ -22,10 +22,6 @@ REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题�
 EXPIRY = "该政策执行至{d}，目前可能已失效，请以最新通知为准"
 MAX_QUOTE = 260
 MAX_ANSWER = 580  # characters: one phone screen, well inside a 2048-byte WeChat message
-
-
-def cn_date(d: date | None) -> str:
-    return f"{d.year}年{d.month}月{d.day}日" if d else ""
 
 
 def book_title(title: str) -> str:

@@ -77,6 +77,11 @@ def _cn_number(s: str) -> int:
     return CN_DIGITS[s]
 
 
+def cn_date(d: date | None) -> str:
+    """date(2021, 12, 31) → "2021年12月31日" (the inverse of parse_cn_date)."""
+    return f"{d.year}年{d.month}月{d.day}日" if d else ""
+
+
 def parse_cn_date(text: str) -> date | None:
     """The first Chinese date in `text` (2021年5月8日, 二〇二一年五月八日), or None."""
     m = DATE_RE.search(text or "")
