@@ -4,11 +4,13 @@ Why a router separate from the WeChat layer: the protocol (signatures, XML, retr
 5-second deadline) and the conversation (menu, region, forms, Q&A, paging) change for different
 reasons; the simulator and tests reach the same router through the real protocol.
 
-Order of a text turn: an active form sees the message first (it handles its own 取消) → 更多 →
-a menu digit → the command table (帮助/菜单, 取消, 地区…, and whatever other parts register) →
-a form trigger phrase → Q&A with the follower's region. Commands are data: add one line to
+Order of a text turn: an active form sees the message first (it handles its own 取消) → the
+`BEFORE_MENU` hooks (a 回访 rating, a digit picking one of an answer's choices) → 更多 → a menu
+digit → the command table (帮助/菜单, 取消, 地区…, and whatever other parts register) → a form
+trigger phrase → Q&A with the follower's region. Commands are data: add one line to
 `COMMANDS` (a pattern and a handler, or a "module:function" path to avoid import cycles).
-A long reply is cut into ≤ 2048-byte parts; the rest waits in `Follower.more_pages` for "更多".
+A long reply is cut into ≤ 2048-byte parts; the rest waits in `Follower.more_pages` for "更多"
+(an answer's `more` text always starts a part of its own, after a PAGE_BREAK).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 
+from bot import choices
 from bot.settings import Settings
 from bot.turn import Inbound, Turn
 from knowledge.regions import resolve_place, within
@@ -36,6 +39,7 @@ log = logging.getLogger("policybot.dialog")
 
 MAX_REPLY_BYTES = 2048
 MORE_HINT = "\n\n回复“更多”查看下一部分"
+PAGE_BREAK = "\f"  # in a reply: the next part starts here; stripped before sending
 
 Handler = Callable[[Turn, "re.Match[str]"], Optional[str]]
 
@@ -157,6 +161,7 @@ def _resolve(handler):
 
 def run_key(turn: Turn, key: str) -> str:
     """A menu key (click event or menu digit): a local action, else a form."""
+    choices.offer(turn, [])  # a new request: digits select the menu again
     action = KEY_ACTIONS.get(key)
     if action is not None:
         return _resolve(action)(turn)
@@ -288,21 +293,31 @@ def format_source(src: Source) -> str:
     return "".join(bits)
 
 
-def format_answer(ans: Answer, region: Optional[str]) -> str:
-    text = (ans.answer or "").strip()
-    if ans.refused:
-        hint = "" if region else "\n发送“我在聊城”这样的消息设置地区，可优先查当地政策。"
-        return text + hint + "\n回复“菜单”查看我能做什么。"
+def citations(sources: list[Source], text: str) -> str:
+    """The 来源 lines for the sources `text` does not name already ("" when none)."""
     cites = []
-    for src in ans.sources[:3]:
+    for src in sources[:3]:
         if (src.title and src.title in text) or (src.doc_number and src.doc_number in text):
             continue  # the answer already cites it
         line = format_source(src)
         if line not in cites:
             cites.append(line)
-    if cites:
-        text += "\n\n来源：\n" + "\n".join(cites)
-    return text
+    return "\n\n来源：\n" + "\n".join(cites) if cites else ""
+
+
+def format_answer(ans: Answer, region: Optional[str]) -> str:
+    """The answer, its 来源, the numbered choices; `more` after a PAGE_BREAK (reached by 更多)."""
+    text = (ans.answer or "").replace(PAGE_BREAK, "\n").strip()  # a PDF's form feed is no break
+    if ans.refused:
+        hint = "" if region else "\n发送“我在聊城”这样的消息设置地区，可优先查当地政策。"
+        text += hint + "\n回复“菜单”查看我能做什么。"
+    else:
+        text += citations(ans.sources, text)
+    more = (ans.more or "").replace(PAGE_BREAK, "\n").strip()
+    if ans.choices:
+        room = MAX_REPLY_BYTES - len(text.encode()) - (len(MORE_HINT.encode()) if more else 0)
+        text += choices.numbered_list(ans.choices, room)
+    return text + PAGE_BREAK + more if more else text
 
 
 def answer_question(turn: Turn, question: str) -> str:
@@ -311,6 +326,7 @@ def answer_question(turn: Turn, question: str) -> str:
     except Exception:
         log.exception("kb.ask failed")
         return "抱歉，查询政策时出了点问题，请稍后再试。"
+    choices.offer(turn, ans.choices)
     return format_answer(ans, turn.follower.region)
 
 
@@ -319,8 +335,18 @@ def answer_question(turn: Turn, question: str) -> str:
 def paginate(text: str, limit: int = MAX_REPLY_BYTES, hint: str = MORE_HINT) -> list[str]:
     """Cut `text` into parts that fit `limit` bytes together with the hint; "".join(parts) == text.
 
+    A PAGE_BREAK ends a part (and stays at its end, so the joined rest pages the same way again).
     Cuts after a line break when one is near, else after a sentence end, else anywhere.
     """
+    *heads, last = text.split(PAGE_BREAK)
+    parts = []
+    for head in heads:  # the hint follows each of these parts
+        parts += _cut(head, limit - len(hint.encode()), "")
+        parts[-1] += PAGE_BREAK
+    return parts + _cut(last, limit, hint)
+
+
+def _cut(text: str, limit: int, hint: str) -> list[str]:
     if len(text.encode()) <= limit:
         return [text]
     budget = limit - len(hint.encode())
@@ -365,9 +391,11 @@ MORE_WORDS = {"更多", "下一页", "继续", "more"}
 
 
 # Checked before 更多 and the menu digits: (turn, normalised text) -> reply or None.
-# A 回访 question ("回复 1–5") makes the next bare digit a rating, not a menu choice.
+# A 回访 question ("回复 1–5") makes the next bare digit a rating, not a menu choice; else, while
+# an answer's choices are on offer, a digit picks one of them (bot.choices).
 BEFORE_MENU: list[Union[Callable[[Turn, str], Optional[str]], str]] = [
     "bot.complaint_dialog:rating_hook",
+    "bot.choices:pick_hook",
 ]
 
 

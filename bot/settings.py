@@ -48,9 +48,10 @@ class Settings(BaseSettings):
         None, validation_alias=_env("POLICYBOT_ADMIN_TOKEN", "admin_token"),
         description="bearer token for POST /api/ingest (unset: the endpoint is off)",
     )
-    refuse_threshold: float = Field(
-        0.35, validation_alias=_env("POLICYBOT_REFUSE_THRESHOLD", "refuse_threshold"),
-        description="answer only when the best clause covers this share of the question's terms",
+    refuse_threshold: float | None = Field(
+        None, validation_alias=_env("POLICYBOT_REFUSE_THRESHOLD", "refuse_threshold"),
+        description="answer only when the ranker's probability for the best clause reaches this "
+                    "(unset: the threshold calibrated with the ranker, knowledge/ranker.json)",
     )
 
     # optional LLM

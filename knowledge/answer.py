@@ -1,10 +1,12 @@
-"""Compose the reply: quote the sentence(s) that answer, cite the notice, flag expiry, compare.
+"""Compose the reply: a short plain answer, the quoted clause, the citation, region and expiry.
 
 Why extractive: an official subsidy rule must be quoted, not paraphrased — the asker (and the
-staff who read the logs) must see exactly what the notice says and where it says it. The reply
-stays short for a phone: the best sentences of the best clause, one citation line, the region,
-an expiry warning when the clause states an end date already past, and a one-line note when
-other notices cover the same point (the same rule, or a different one).
+staff who read the logs) must see exactly what the notice says and where it says it. Why a
+plain first line: on a phone the asker wants the fact (the amount, the duration, yes or no, or
+that the rule has ended) before a 200-character quote; the line is cut from the quoted clause
+itself (knowledge/qtypes.py finds the fact asked for), so it never says more than the notice.
+Table rows are read out as sentences, never as “a | b” with “____” blanks. A note about
+another notice that does not fit the screen waits for “更多”.
 """
 from __future__ import annotations
 
@@ -12,16 +14,22 @@ import re
 from datetime import date
 
 from knowledge.index import Hit
-from knowledge.lexical import Query, tokenize
+from knowledge.lexical import Query
+from knowledge.qtypes import QType, first_fact
 from knowledge.textutil import cn_date, sentences, squash
 from knowledge.types import Answer, Source
 
 REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题的内容。\n"
            "我可以回答职业技能提升行动的补贴政策问题，例如：以工代训补贴标准、培训补贴申领条件、"
            "培训机构开班和考核要求、证书与补贴等。也可以发送“我在聊城”设定地区，或回复“投诉”反映培训机构问题。")
-EXPIRY = "该政策执行至{d}，目前可能已失效，请以最新通知为准"
-MAX_QUOTE = 260
-MAX_ANSWER = 580  # characters: one phone screen, well inside a 2048-byte WeChat message
+EXPIRED = "该政策已于{d}到期，请以最新通知为准。"
+MAX_QUOTE = 220
+MAX_ANSWER = 600  # characters: one phone screen, well inside a 2048-byte WeChat message
+_BLANK = re.compile(r"_{2,}")
+_FRAGMENT_SPLIT = re.compile(r"(?<=[，,；;。：:])")
+_NEGATIVE = re.compile(r"不得|不能|不予|禁止|严禁|不允许|不可")
+_NOT_NEEDED = re.compile(r"无需|无须|不需|不再|不用|免于|可不")
+_POSITIVE = re.compile(r"可以|可|给予|享受|纳入|允许|应当|按规定")
 
 
 def book_title(title: str) -> str:
@@ -29,14 +37,14 @@ def book_title(title: str) -> str:
     return "《" + title.replace("《", "〈").replace("》", "〉") + "》"
 
 
-def citation(hit_notice) -> str:
-    parts = [book_title(hit_notice.title)]
-    if hit_notice.doc_number:
-        parts[0] += hit_notice.doc_number
-    if hit_notice.issuer:
-        parts.append(hit_notice.issuer)
-    if hit_notice.date:
-        parts.append(cn_date(hit_notice.date))
+def citation(notice) -> str:
+    parts = [book_title(notice.title)]
+    if notice.doc_number:
+        parts[0] += notice.doc_number
+    if notice.issuer:
+        parts.append(notice.issuer)
+    if notice.date:
+        parts.append(cn_date(notice.date))
     return "，".join(parts)
 
 
@@ -44,45 +52,105 @@ def is_expired(valid_until: date | None, today: date) -> bool:
     return bool(valid_until and valid_until < today)
 
 
-def _sentence_score(query: Query, sentence: str) -> float:
-    toks = set(tokenize(sentence))
-    total = hit = 0.0
-    for tok, alts in query.concepts:
-        w = 1.0 + min(len(tok), 4) * 0.25
-        total += w
-        if alts & toks or any(a in sentence for a in alts if len(a) >= 2):
-            hit += w
-    return hit / total if total else 0.0
+def readable(text: str) -> str:
+    """A table row (“序号: 8 | 工作要求: 开展线上培训_____人次”) as a sentence a follower reads:
+    “序号：8；工作要求：开展线上培训××人次”. Blank form fields become ××."""
+    text = _BLANK.sub("××", text)
+    if " | " not in text:
+        return text
+    cells = [c.strip() for c in text.split(" | ") if c.strip()]
+    out = []
+    for c in cells:
+        label, sep, value = c.partition(": ")
+        out.append(f"{label}：{value}" if sep and value else c.rstrip(":："))
+    return "；".join(out) + ("" if out and out[-1].endswith(("。", "；")) else "。")
 
 
-def best_quote(query: Query, text: str, limit: int = MAX_QUOTE,
-               scored: list[tuple[str, float]] | None = None) -> str:
-    """The sentence(s) of a clause that answer: the best-scoring sentence, widened to its
-    neighbours while they also match and the quote stays short; a short clause is quoted whole."""
-    if len(text) <= 120 or " | " in text:
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-    if scored and len(scored) > 1:
-        sents = [s for s, _ in scored]
-        scores = [sc for _, sc in scored]
-    else:
-        sents = sentences(text)
-        if len(sents) <= 1:
-            return text[: limit - 1] + "…" if len(text) > limit else text
-        scores = [_sentence_score(query, s) for s in sents]
-    best = max(range(len(sents)), key=lambda i: (scores[i], -i))
-    chosen = {best}
-    length = len(sents[best])
-    for i in sorted(range(len(sents)), key=lambda i: (-scores[i], abs(i - best))):
-        if i in chosen or scores[i] < max(0.3, 0.6 * scores[best]):
-            continue
-        if length + len(sents[i]) > limit:
+def best_quote(text: str, unit_scores: list[tuple[str, float]] | None, limit: int = MAX_QUOTE,
+               include: set[int] | None = None) -> str:
+    """The clause whole when it is short; else its best unit (and the units in `include`: the
+    best one for each part of a multi-part question), widened to the neighbours that also score
+    well while the quote stays short."""
+    text = readable(text)
+    if len(text) <= limit:
+        return text
+    units = [readable(u) for u, _ in unit_scores] if unit_scores and len(unit_scores) > 1 else sentences(text)
+    scores = [sc for _, sc in unit_scores] if unit_scores and len(unit_scores) == len(units) else [0.0] * len(units)
+    if len(units) <= 1:
+        return text[: limit - 1] + "…"
+    best = max(range(len(units)), key=lambda i: (scores[i], -i))
+    chosen = {best} | {i for i in (include or set()) if i < len(units)}
+    length = sum(len(units[i]) for i in chosen)
+    for i in sorted(range(len(units)), key=lambda i: (-scores[i], abs(i - best))):
+        if i in chosen or scores[i] < 0.6 * scores[best] or length + len(units[i]) > limit:
             continue
         chosen.add(i)
-        length += len(sents[i])
-    if length < 40 and best + 1 < len(sents) and length + len(sents[best + 1]) <= limit:
+        length += len(units[i])
+    if length < 60 and best + 1 < len(units) and length + len(units[best + 1]) <= limit:
         chosen.add(best + 1)  # a very short sentence needs the one after it
-    quote = "".join(sents[i] for i in sorted(chosen))
+    quote = "".join(units[i] for i in sorted(chosen))
     return quote if len(quote) <= limit else quote[: limit - 1] + "…"
+
+
+def plain_line(types: list[QType], quote: str, heading: str) -> str:
+    """The short answer: the fragment of the quote that states the fact asked for (an amount,
+    a duration, a date…), or for a yes/no question 可以/不可以/不需要 with its condition."""
+    fragments = [f for f in _FRAGMENT_SPLIT.split(quote) if squash(f)]
+    if not fragments:
+        return ""
+    pick = None
+    m = first_fact(types, quote)
+    if m is not None:
+        pos = 0
+        for i, f in enumerate(fragments):
+            if pos <= m.start() < pos + len(f):
+                pick = i
+                break
+            pos += len(f)
+    if pick is None:
+        return ""
+    text = fragments[pick]
+    if len(squash(text)) < 12 and pick > 0:
+        text = fragments[pick - 1] + text
+    if len(squash(text)) < 12 and pick + 1 < len(fragments):
+        text = text + fragments[pick + 1]
+    text = text.strip().rstrip("，,；;：:")
+    if len(text) > 70:
+        text = text[:69] + "…"
+    subject = heading.rstrip("：") if heading and heading.rstrip("：") not in text else ""
+    return (f"{subject}：" if subject else "") + text + ("" if text.endswith(("。", "…")) else "。")
+
+
+def yes_no(types: list[QType], quote: str) -> str:
+    if not any(t.name == "yesno" for t in types):
+        return ""
+    head = quote[:80]
+    if _NOT_NEEDED.search(head):
+        return "不需要。"
+    if _NEGATIVE.search(head):
+        return "不可以。"
+    if _POSITIVE.search(head):
+        return "可以。"
+    return ""
+
+
+def to_source(hit: Hit, excerpt: str, today: date) -> Source:
+    n = hit.notice
+    valid = hit.chunk.valid_until or n.valid_until
+    return Source(file=n.file, title=n.title, doc_number=n.doc_number, issuer=n.issuer,
+                  date=n.date.isoformat() if n.date else None, region=n.region, excerpt=excerpt,
+                  expired=is_expired(valid, today))
+
+
+def heading_label(path: str, quote: str) -> str:
+    """The clause's own heading (“落实新吸纳劳动者以工代训补贴：”), when the quote does not
+    say what it is about."""
+    last = path.rsplit(" > ", 1)[-1] if path else ""
+    label = re.sub(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+\s*[.．、]|第\S+?条)\s*", "", last)
+    label = label.strip().rstrip("。")
+    if not label or len(label) > 30 or squash(label) in squash(quote) or "：" in label or ":" in label:
+        return ""
+    return label + "："
 
 
 def _bigrams(text: str) -> set[str]:
@@ -94,8 +162,7 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def same_rule(a: str, b: str) -> bool:
-    """Mostly the same words, and no figure in one that the other lacks (500元 vs 640元 differ;
-    a shortened quote may state fewer of the same figures)."""
+    """Mostly the same words, and no figure in one that the other lacks (500元 vs 640元 differ)."""
     x, y = _bigrams(a), _bigrams(b)
     if not (x and y) or len(x & y) / min(len(x), len(y)) < 0.5:
         return False
@@ -103,62 +170,57 @@ def same_rule(a: str, b: str) -> bool:
     return na <= nb or nb <= na
 
 
-def to_source(hit: Hit, excerpt: str, today: date) -> Source:
+def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limit: int = MAX_QUOTE,
+                 include: set[int] | None = None) -> tuple[list[str], Source]:
+    """The lines for one clause: plain answer (with expiry), quote, citation, region."""
+    quote = best_quote(hit.chunk.text, hit.sentence_scores, limit, include)
     n = hit.notice
+    heading = heading_label(hit.chunk.heading_path, quote)
     valid = hit.chunk.valid_until or n.valid_until
-    return Source(file=n.file, title=n.title, doc_number=n.doc_number, issuer=n.issuer,
-                  date=n.date.isoformat() if n.date else None, region=n.region, excerpt=excerpt,
-                  expired=is_expired(valid, today))
-
-
-def _heading_label(path: str, quote: str) -> str:
-    """The clause's own heading ("落实新吸纳劳动者以工代训补贴："), when the quote starts
-    mid-clause and so does not say what it is about."""
-    last = path.rsplit(" > ", 1)[-1] if path else ""
-    label = re.sub(r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+\s*[.．、]|第\S+?条)\s*", "", last)
-    if not label or len(label) > 30 or label in quote or "：" in label or ":" in label:
-        return ""
-    return label.rstrip("。") + "："
-
-
-def compose(query: Query, hits: list[Hit], today: date, lead: str = "", tail: list[str] | None = None) -> Answer:
-    """`lead`: a first line said before the quote (whose region's rule this is, when it is not
-    the asker's); `tail`: last lines (a next step, e.g. how to complain)."""
-    primary = hits[0]
-    quote = best_quote(query, primary.chunk.text, scored=primary.sentence_scores)
-    n = primary.notice
-    heading = _heading_label(primary.chunk.heading_path, quote)
-    tail = tail or []
-    lines = [lead] if lead else []
-    lines += [f"{heading}「{quote}」", f"——{citation(n)}", f"适用地区：{n.region or '未注明'}"]
-    budget = MAX_ANSWER - sum(len(t) + 1 for t in tail)
-    valid = primary.chunk.valid_until or n.valid_until
+    first = yes_no(types, quote) + plain_line(types, quote, heading)
     if is_expired(valid, today):
-        lines.append("⚠️" + EXPIRY.format(d=cn_date(valid)))
-    sources = [to_source(primary, quote, today)]
-    seen_notices = {n.id}
-    best = primary.best_sentence_coverage
+        first = ("⚠️" + EXPIRED.format(d=cn_date(valid)) + (first and "原规定：" + first)).strip()
+    lines = [lead] if lead else []
+    if first:
+        lines.append(first)
+    lines += [f"{heading}「{quote}」", f"——{citation(n)}", f"适用地区：{n.region or '未注明'}"]
+    return lines, to_source(hit, quote, today)
+
+
+def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead: str = "",
+            tail: list[str] | None = None) -> Answer:
+    """`lead`: a first line said before everything (whose region's rule this is, when it is
+    not the asker's); `tail`: last lines (a next step, e.g. how to complain)."""
+    primary = hits[0]
+    tail = tail or []
+    lines, source = clause_block(primary, types, today, lead)
+    sources, more = [source], []
+    seen_notices = {primary.notice.id}
+    budget = MAX_ANSWER - sum(len(t) + 1 for t in tail)
     for other in hits[1:]:
         if other.notice.id in seen_notices or len(sources) >= 3:
             continue
         # only a notice that answers nearly as well is worth a line (agreeing or differing)
-        if other.score < 0.85 * primary.score or other.best_sentence_coverage < max(0.5, 0.8 * best):
+        mine, theirs = primary.features.get("sent_coverage", 0.0), other.features.get("sent_coverage", 0.0)
+        if other.score < 0.85 * primary.score or theirs < max(0.5, 0.8 * mine):
             continue
         seen_notices.add(other.notice.id)
-        other_quote = best_quote(query, other.chunk.text, limit=90, scored=other.sentence_scores)
+        other_quote = best_quote(other.chunk.text, other.sentence_scores, limit=90)
         where = other.notice.region or "未注明地区"
         title = book_title(other.notice.title)
-        if same_rule(quote, other_quote):
+        if same_rule(source.excerpt, other_quote):
             line = f"另：{where}{title}也有相同规定。"
         else:
             line = f"另：{where}{title}的规定：「{other_quote}」"
         if sum(len(x) for x in lines) + len(line) > budget:
-            line = f"另：{where}{title}也有相关规定。"
+            more.append(line)  # the whole note, for “更多”
+            line = f"另：{where}{title}也有相关规定（回复“更多”查看）。"
             if sum(len(x) for x in lines) + len(line) > budget:
                 break
         lines.append(line)
         sources.append(to_source(other, other_quote, today))
-    return Answer(answer="\n".join(lines + tail), refused=False, sources=sources)
+    return Answer(answer="\n".join(lines + tail), refused=False, sources=sources, more="\n".join(more),
+                  confidence=round(primary.score, 3))
 
 
 def refusal(note: str = "", tail: list[str] | None = None) -> Answer:

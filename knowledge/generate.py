@@ -50,7 +50,7 @@ def rewrite(model, question: str, extractive: Answer) -> Answer:
     if not text or not cited:
         log.info("LLM answer dropped the citation; using the extractive answer")
         return extractive
-    if primary.expired and "失效" not in text:
-        warning = next((line for line in extractive.answer.splitlines() if "失效" in line), "")
+    if primary.expired and "失效" not in text and "到期" not in text:
+        warning = next((line for line in extractive.answer.splitlines() if "到期" in line), "")
         text = f"{text}\n{warning}".strip()
-    return Answer(answer=text, refused=False, sources=extractive.sources)
+    return extractive.model_copy(update={"answer": text})

@@ -1,30 +1,38 @@
-"""Hybrid retrieval: BM25 over jieba tokens + dense vectors in Chroma, fused by reciprocal rank.
+"""Hybrid retrieval: four legs pool candidates, a learned ranker orders them.
 
-Why both: BM25 nails exact policy words and numbers ("以工代训", "第26项"), the dense model
-bridges paraphrase ("饭馆" ~ "住宿餐饮"); reciprocal-rank fusion needs no score calibration
-between the two. Why the lexical index is rebuilt from the database: chunks and their tokens
-live in SQL, so any worker can rebuild its in-memory BM25 when IndexState.version moves.
+The legs: BM25 over jieba words (exact policy words and numbers), BM25 over character bigrams
+(what segmentation splits differently: “服务期” vs “服务期限”), the chunk vectors in Chroma, and
+sentence vectors held here (a clause answers through one of its sentences: max-sim finds it
+even when the rest of the clause is about something else). Each candidate gets the features of
+knowledge/ranker.py and the model's probability that it answers; the service refuses when the
+best probability is under the calibrated threshold.
+Why the in-memory parts are rebuilt from the database: chunks, tokens and sentence vectors
+(the embedding cache) live in SQL, so any worker rebuilds them when IndexState.version moves.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+import re
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 from sqlmodel import Session, select
 
+from knowledge import ranker as ranking
 from knowledge.embeddings import Embedder
 from knowledge.lexical import BM25, Query, coverage
-from knowledge.textutil import sentences, squash
+from knowledge.qtypes import QType, type_match
+from knowledge.sentences import SentenceIndex
+from knowledge.textutil import squash
 from knowledge.vectors import VectorStore
 from storage.models import Chunk, IndexState, Notice
 
 log = logging.getLogger(__name__)
-RRF_K = 60
-_NO_TOKENS: frozenset[str] = frozenset()
-RERANK = 48  # fused candidates re-scored sentence by sentence
-REGION_WEIGHT = 10.0  # region bonus (reciprocal-rank units) into rerank units
+POOL = 30  # candidates taken from each leg
+_CHAR_OK = re.compile(r"[\w\u3400-\u9fff]")
+_YEAR = re.compile(r"20\d\d")
 
 
 @dataclass
@@ -54,19 +62,35 @@ class ChunkInfo:
 
 
 @dataclass
+class SearchContext:
+    """What the ranker knows about the question besides its words."""
+
+    question: str
+    types: list[QType] = field(default_factory=list)
+    region_fit: dict[int, float] = field(default_factory=dict)  # notice id -> fit to the asker's place
+    asker_place: bool = False
+    query_vector: np.ndarray | None = None  # set by the search
+    top_sentence_sim: float = 0.0  # set by the search: the closest sentence of any clause
+
+
+@dataclass
 class Hit:
     chunk: ChunkInfo
     notice: NoticeInfo
-    score: float
+    score: float  # the ranker's probability that this clause answers
     coverage: float
-    lexical_rank: int | None
-    dense_rank: int | None
-    dense_sim: float
+    features: dict[str, float] = field(default_factory=dict)
+    logit: float = 0.0  # the listwise scorer's output (orders the candidates)
     sentence_scores: list[tuple[str, float]] | None = None
 
     @property
     def best_sentence_coverage(self) -> float:
         return max((sc for _s, sc in self.sentence_scores or []), default=0.0)
+
+
+def char_grams(text: str) -> list[str]:
+    t = [c for c in squash(text).lower() if _CHAR_OK.match(c)]
+    return [t[i] + t[i + 1] for i in range(len(t) - 1)]
 
 
 @dataclass
@@ -75,6 +99,31 @@ class _State:
     by_id: dict[int, int]
     notices: dict[int, NoticeInfo]
     bm25: BM25
+    chars: BM25
+    sentences: SentenceIndex
+
+
+def _abs_score(bm25: BM25, weights: dict[str, float], best: float) -> float:
+    """BM25 score as a share of what a clause holding every query term would score."""
+    ceiling = sum(w * bm25.term_weight(t) * (bm25.k1 + 1) for t, w in weights.items())
+    return best / ceiling if ceiling > 0 else 0.0
+
+
+def _unknown_share(bm25: BM25, weights: dict[str, float], idf: bool = True) -> float:
+    """How much of the question no clause uses at all (weighted by rarity): words of another
+    subject (天气, 公积金) are unknown to a corpus of training notices."""
+    total = unknown = 0.0
+    for t in weights:
+        w = bm25.term_weight(t) if idf else 1.0
+        total += w
+        if t not in bm25.postings:
+            unknown += w
+    return unknown / total if total else 1.0
+
+
+def _ranks(scores: np.ndarray, pool: int) -> dict[int, int]:
+    order = [int(i) for i in np.argsort(-scores)[:pool] if scores[i] > 0]
+    return {i: r for r, i in enumerate(order)}
 
 
 class HybridIndex:
@@ -82,8 +131,7 @@ class HybridIndex:
         self.embedder = embedder
         self.vectors = vectors
         self.version = -1
-        self._state = _State([], {}, {}, BM25([]))
-        self._sentence_cache: dict[int, list] = {}
+        self._state = _State([], {}, {}, BM25([]), BM25([]), SentenceIndex.empty())
 
     @staticmethod
     def db_version(session: Session) -> int:
@@ -95,90 +143,144 @@ class HybridIndex:
         notices = {n.id: NoticeInfo(n.id, n.file, n.seq, n.title, n.doc_number, n.issuer, n.date, n.region,
                                     n.valid_until)
                    for n in session.exec(select(Notice))}
-        chunks, docs = [], []
+        chunks, docs, grams = [], [], []
         for c in session.exec(select(Chunk).order_by(Chunk.id)):
             toks = c.tokens.split()
             docs.append(toks)
+            grams.append(char_grams(c.heading_path + c.text))
             n = notices.get(c.notice_id)
             haystack = squash(" ".join(x or "" for x in ((n.title, n.doc_number, n.issuer, n.region) if n else ())
                                        ) + c.heading_path + c.text).lower()
             chunks.append(ChunkInfo(c.id, c.notice_id, c.kind, c.heading_path, c.text, c.valid_until,
                                     frozenset(toks), haystack, has_vector=bool(c.text_hash)))
+        contexts = []
+        for c in chunks:
+            n = notices.get(c.notice_id)
+            contexts.append(squash(" ".join(x or "" for x in ((n.title, n.issuer, n.region) if n else ()))
+                                   + c.heading_path).lower())
+        sents = SentenceIndex.build(session, self.embedder, chunks, contexts)
         # one assignment: a search running in another thread sees the old state or the new one
-        self._state = _State(chunks, {c.id: i for i, c in enumerate(chunks)}, notices, BM25(docs))
-        self._sentence_cache = {}
+        self._state = _State(chunks, {c.id: i for i, c in enumerate(chunks)}, notices, BM25(docs), BM25(grams), sents)
         if self.vectors is not None and self.version != -1:
             self.vectors.reopen()
         self.version = version
-        log.info("index loaded: %d notices, %d chunks (version %d)", len(notices), len(chunks), version)
+        log.info("index loaded: %d notices, %d chunks, %d sentences (%d without vectors), version %d",
+                 len(notices), len(chunks), len(sents.units), len(sents.missing), version)
 
-    def search(self, query: Query, k: int = 8, dense_text: str | None = None,
-               region_bonus: dict[int, float] | None = None, pool: int = 60) -> list[Hit]:
+    @property
+    def missing_sentences(self) -> list[str]:
+        """Sentence texts whose vectors are not computed yet (a fresh upload's)."""
+        return self._state.sentences.missing
+
+    def search(self, query: Query, ctx: SearchContext, k: int = 8, dense_text: str | None = None) -> list[Hit]:
         st = self._state
         if not st.chunks:
             return []
         lex = st.bm25.scores(query.weights)
-        lex_order = [int(i) for i in np.argsort(-lex)[:pool] if lex[i] > 0]
-        lexical_rank = {i: r for r, i in enumerate(lex_order)}
+        char_weights = {g: 1.0 for g in dict.fromkeys(char_grams(ctx.question))}
+        chars = st.chars.scores(char_weights)
+        lex_rank, char_rank = _ranks(lex, POOL), _ranks(chars, POOL)
         dense_rank: dict[int, int] = {}
         dense_sim: dict[int, float] = {}
-        if self.vectors is not None:
-            try:
-                qv = self.embedder.queries([dense_text or query.text])[0]
-                for r, (cid, sim) in enumerate(self.vectors.query(qv, pool)):
+        qv = None
+        try:
+            qv = self.embedder.queries([dense_text or query.text])[0]
+            if self.vectors is not None:
+                for r, (cid, sim) in enumerate(self.vectors.query(qv, POOL)):
                     i = st.by_id.get(cid)
                     if i is not None:
                         dense_rank[i], dense_sim[i] = r, sim
-            except Exception:  # the lexical half still answers
-                log.exception("dense search failed; answering from BM25 only")
-        fused: dict[int, float] = {}
-        for i, r in lexical_rank.items():
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r + 1)
-        for i, r in dense_rank.items():
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + r + 1)
-        # a chunk whose vector is not computed yet (just uploaded) cannot be ranked by the dense
-        # half: let its lexical rank stand in, so a new notice is not outranked by old ones
-        for i, r in lexical_rank.items():
-            if i not in dense_rank and not st.chunks[i].has_vector:
-                fused[i] += 1.0 / (RRF_K + r + 1)
-        top = sorted(fused.items(), key=lambda kv: -kv[1])[:RERANK]
-        best_fused = top[0][1] if top else 1.0
-        hits = []
-        for i, fused_score in top:
+        except Exception:  # the lexical legs still answer
+            log.exception("dense search failed; answering from the lexical legs")
+        sent_best = st.sentences.best_per_chunk(qv, len(st.chunks)) if qv is not None else {}
+        sent_order = sorted(sent_best, key=lambda i: -sent_best[i][0])
+        sent_rank = {i: r for r, i in enumerate(sent_order)}
+        pool = set(lex_rank) | set(char_rank) | set(dense_rank) | set(sent_order[:POOL])
+        if not pool:
+            return []
+        lex_max, char_max = float(lex.max()) or 1.0, float(chars.max()) or 1.0
+        lex_abs = _abs_score(st.bm25, query.weights, lex_max)
+        char_abs = _abs_score(st.chars, char_weights, char_max)
+        top_dense = max(dense_sim.values(), default=0.0)
+        top_sent = sent_best[sent_order[0]][0] if sent_order else 0.0
+        ctx.query_vector, ctx.top_sentence_sim = qv, top_sent
+        years = set(_YEAR.findall(ctx.question))
+        oov_words = _unknown_share(st.bm25, {t: 1.0 for t, w in query.weights.items() if w >= 1.0})
+        oov_chars = _unknown_share(st.chars, char_weights, idf=False)
+        model = ranking.load()
+        hits, rows = [], []
+        for i in pool:
             c = st.chunks[i]
-            bonus = (region_bonus or {}).get(c.notice_id, 0.0)
-            hit = Hit(c, st.notices[c.notice_id], 0.0, coverage(query, c.tokens, st.bm25, c.haystack),
-                      lexical_rank.get(i), dense_rank.get(i), dense_sim.get(i, 0.0))
-            hit.sentence_scores = self._sentence_scores(query, c, st)
-            # rerank: does one sentence answer (most of) the question, does the clause, how
-            # high both retrievers put it, and is it the asker's region
-            hit.score = (0.45 * hit.best_sentence_coverage + 0.25 * hit.coverage
-                         + 0.30 * fused_score / best_fused + REGION_WEIGHT * bonus)
-            hits.append(hit)
+            n = st.notices[c.notice_id]
+            s_sim = sent_best.get(i, (dense_sim.get(i, 0.0), -1))[0]
+            sentence_scores = st.sentences.coverages(i, query, st.bm25)
+            f = {
+                "lex_rel": float(lex[i]) / lex_max, "lex_abs": lex_abs * float(lex[i]) / lex_max,
+                "lex_rr": 1.0 / (1 + lex_rank[i]) if i in lex_rank else 0.0,
+                "char_rel": float(chars[i]) / char_max, "char_abs": char_abs * float(chars[i]) / char_max,
+                "char_rr": 1.0 / (1 + char_rank[i]) if i in char_rank else 0.0,
+                "dense_sim": dense_sim.get(i, 0.0), "dense_rel": dense_sim.get(i, top_dense) - top_dense,
+                "dense_rr": 1.0 / (1 + dense_rank[i]) if i in dense_rank else 0.0,
+                "sent_sim": s_sim, "sent_rel": s_sim - top_sent,
+                "sent_rr": 1.0 / (1 + sent_rank[i]) if i in sent_rank else 0.0,
+                "coverage": coverage(query, c.tokens, st.bm25, c.haystack),
+                "sent_coverage": max((sc for _s, sc in sentence_scores), default=0.0),
+                "heading": coverage(query, frozenset(), st.bm25, squash(n.title + c.heading_path).lower()),
+                "type_match": type_match(ctx.types, c.text),
+                "type_miss": float(bool(ctx.types) and type_match(ctx.types, c.text) == 0.0),
+                "region": ctx.region_fit.get(c.notice_id, 0.0),
+                "region_other": float(ctx.asker_place and ctx.region_fit.get(c.notice_id, 0.0) == 0.0),
+                "year": (1.0 if any(y in c.haystack or (n.date and str(n.date.year) == y) for y in years)
+                         else -1.0) if years else 0.0,
+                "length": math.log(1 + len(c.text)) / 6.0,
+                "table_row": float(c.kind == "table_row"),
+                "blank": float("___" in c.text),
+                "no_vector": float(not c.has_vector),
+                "oov_words": oov_words, "oov_chars": oov_chars,
+            }
+            hits.append(Hit(c, n, 0.0, f["coverage"], f, sentence_scores=sentence_scores))
+            rows.append([f[name] for name in ranking.FEATURES])
+        feats = [h.features for h in hits]
+        logits = model.logits(np.array(rows, dtype=np.float64)) if model is not None else ranking.fallback_logits(feats)
+        # the best clause's score is the probability that it answers; the others' scores are
+        # that probability times their softmax weight relative to the best's
+        answerable = (model.answerability(ranking.answer_features(feats, logits)) if model is not None
+                      else float(1 / (1 + np.exp(-(float(logits.max()) - 6.0)))))
+        rel = np.exp(logits - logits.max())
+        for h, r, z in zip(hits, rel, logits):
+            h.score, h.logit = float(answerable * r), float(z)
         hits.sort(key=lambda h: -h.score)
-        return hits[:k]
+        hits = hits[:k]
+        for h in hits[:4]:
+            self._unit_scores(h, qv, ctx)
+        return hits
 
-    @staticmethod
-    def _context(c: ChunkInfo, st: "_State") -> str:
-        n = st.notices.get(c.notice_id)
-        ctx = " ".join(x for x in (n.title if n else "", n.issuer or "" if n else "", n.region or "" if n else "",
-                                   c.heading_path) if x)
-        return squash(ctx).lower()
+    def unit_features(self, hit: Hit, qv: np.ndarray | None, ctx: SearchContext) -> np.ndarray:
+        """Per sentence of the clause: word coverage (and relative to the clause's best), closeness
+        in meaning (and relative), whether it states the fact type asked, where it stands."""
+        sims = self.sentence_sims(hit, qv)
+        units = hit.sentence_scores or []
+        if len(sims) != len(units):
+            sims = [0.0] * len(units)
+        top_sim, top_cov = max(sims, default=0.0), max((c for _u, c in units), default=0.0)
+        n = max(1, len(units) - 1)
+        return np.array([[cov, cov - top_cov, sim, sim - top_sim, type_match(ctx.types, u), float(j == 0),
+                          j / n, math.log(1 + len(u)) / 6.0] for j, ((u, cov), sim) in enumerate(zip(units, sims))])
 
-    def _sentence_scores(self, query: Query, c: ChunkInfo, st: "_State") -> list[tuple[str, float]]:
-        """Coverage of the question by each sentence of the clause (read with the clause's
-        title, issuer, region and headings, which the sentence itself does not repeat)."""
-        cached = self._sentence_cache.get(c.id)
-        if cached is None:
-            # substring matching only: no tokenising at question time (it cost more than the
-            # whole rest of the search at 16,000 chunks)
-            parts = [c.text] if (len(c.text) <= 120 or " | " in c.text) else sentences(c.text)
-            ctx_hay = self._context(c, st)
-            cached = [(p, _NO_TOKENS, ctx_hay + squash(p).lower()) for p in parts]
-            if len(self._sentence_cache) > 20000:
-                self._sentence_cache.clear()
-            self._sentence_cache[c.id] = cached
-        return [(p, coverage(query, toks, st.bm25, hay)) for p, toks, hay in cached]
+    def _unit_scores(self, hit: Hit, qv: np.ndarray | None, ctx: SearchContext) -> None:
+        """Which sentence of the clause to quote (the learned quote picker, ranker.json)."""
+        units = hit.sentence_scores or []
+        if len(units) <= 1:
+            return
+        U = self.unit_features(hit, qv, ctx)
+        model = ranking.load()
+        probs = model.unit_probabilities(U) if model is not None else None
+        if probs is None:
+            probs = U[:, 0] + 4.0 * np.maximum(0.0, U[:, 3] + 0.08) + 0.3 * U[:, 4]
+        hit.sentence_scores = [(u, float(p)) for (u, _c), p in zip(units, probs)]
+
+    def sentence_sims(self, hit: Hit, query_vector: np.ndarray | None) -> list[float]:
+        return self._state.sentences.sims(self._state.by_id.get(hit.chunk.id, -1), query_vector)
 
     # read-only views for callers (service, benchmarks)
     @property

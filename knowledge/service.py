@@ -23,14 +23,12 @@ from sqlmodel import select
 
 from bot.settings import Settings
 from knowledge import answer as answering
+from knowledge import responder
 from knowledge.embeddings import make_embedder
 from knowledge.index import HybridIndex
-from knowledge.ingest import collect_files, embed_pending, ingest_file, ingest_lock
-from knowledge.lexical import parse_query
+from knowledge.ingest import bump_version, collect_files, embed_pending, ingest_file, ingest_lock
 from knowledge.normalise import normalise_question
-from knowledge.regions import COVERS, covered_by, infer_region, place_name, region_matches
 from knowledge.textutil import squash
-from knowledge.topics import hints_for, out_of_scope
 from knowledge.types import Answer, Source
 from knowledge.vectors import VectorStore
 from storage.db import session_scope
@@ -39,9 +37,7 @@ log = logging.getLogger(__name__)
 
 BUNDLED_CORPUS = Path(__file__).parent / "corpus"
 REFUSAL = answering.REFUSAL
-REGION_BONUS = 0.006  # in reciprocal-rank units: about ten ranks for the asker's own region
 RELOAD_CHECK_SECONDS = 1.0
-MAX_DENSE = 100  # characters of question (+ expansions) the dense model reads: its cost grows with length
 
 
 class KnowledgeBase:
@@ -145,12 +141,28 @@ class KnowledgeBase:
                         done = embed_pending(session, index.embedder, index.vectors)
                     if not done:
                         break
+                self._reload(force=True)
+                self._embed_sentences(index)
             except Exception:  # answers still come from BM25; the next kick (upload, start) retries
                 log.exception("background embedding failed")
             with self._fill_guard:
                 if not self._fill_again:
                     self._filler = None
                     return
+
+    def _embed_sentences(self, index: HybridIndex, batch: int = 32) -> None:
+        """Sentence vectors of clauses that have none yet (a fresh upload's): into the shared
+        embedding cache, a batch per transaction, then a version bump so every worker reloads."""
+        from knowledge.embeddings import embed_cached
+
+        missing = list(index.missing_sentences)
+        for start in range(0, len(missing), batch):
+            with session_scope(self.settings) as session:
+                embed_cached(index.embedder, missing[start:start + batch], session)
+        if missing:
+            with session_scope(self.settings) as session, ingest_lock(session, self.settings.data_dir):
+                bump_version(session)
+            self._reload(force=True)
 
     def wait_for_vectors(self, timeout: float = 60.0) -> bool:
         """Block until this process's background filler is idle (CLI, tests)."""
@@ -204,30 +216,9 @@ class KnowledgeBase:
             return follower.region if follower else None
 
     def retrieve(self, question: str, region: str | None = None, k: int = 8):
-        """(query, hits that answer) — hits below the coverage threshold are dropped."""
-        index = self._reload()
-        query = parse_query(question, use_synonyms=self.use_synonyms)
-        if not query.concepts:
-            return query, []
-        bonus: dict[int, float] = {}
-        named = infer_region(question).label  # "济源的培训…": the place the question names
-        for wanted, weight in ((region, REGION_BONUS), (named, 2 * REGION_BONUS)):
-            if wanted:
-                for nid, n in index.notices.items():
-                    bonus[nid] = max(bonus.get(nid, 0.0), weight * region_matches(wanted, n.region))
-        dense_text = (question + ("（" + "，".join(query.expansions) + "）" if query.expansions else ""))[:MAX_DENSE]
-        hits = index.search(query, k=k, dense_text=dense_text, region_bonus=bonus)
-        threshold = self.settings.refuse_threshold
-        return query, [h for h in hits if h.coverage >= threshold]
-
-    def _asker_place(self, question: str, region: str | None) -> tuple[str, str] | None:
-        """(region label, the name to say) of the place the answer is for: the place the
-        question names, else the asker's region; None when neither is a known place."""
-        for text in (question, region):
-            r = infer_region(text or "")
-            if r.label:
-                return r.label, place_name(r) or r.label
-        return None
+        """(query, hits best first): the ranked clauses for a question (benchmarks, tests)."""
+        query, hits, _ctx = responder.retrieve(self, normalise_question(question or ""), region, k=k)
+        return query, hits
 
     def covered_regions(self) -> list[str]:
         """The regions of the loaded notices, most notices first (from the index, not a list)."""
@@ -237,48 +228,8 @@ class KnowledgeBase:
                 counts[n.region] = counts.get(n.region, 0) + 1
         return sorted(counts, key=lambda r: (-counts[r], r))
 
-    def _region_lead(self, place: tuple[str, str] | None, primary_region: str | None) -> str:
-        """Say first when the quoted rule is not the asker's place's rule."""
-        if place is None:
-            return ""
-        asked, name = place
-        where = primary_region or "未注明地区"
-        if not covered_by(asked, self.covered_regions()):
-            return f"现有文件中没有{name}的规定，以下是{where}的规定，仅供参考："
-        if region_matches(asked, primary_region) < COVERS:
-            return f"{name}的文件中没有找到相关规定，以下是{where}的规定："
-        return ""
-
-    def _refusal(self, place: tuple[str, str] | None) -> Answer:
-        if place is None or covered_by(place[0], self.covered_regions()):
-            return answering.refusal()
-        note = f"现有文件中也没有{place[1]}的政策文件，目前收录的地区：{'、'.join(self.covered_regions())}。"
-        return answering.refusal(note)
-
     def ask(self, question: str, region: str | None = None, user: str | None = None) -> Answer:
-        question = normalise_question(question or "")
-        if not squash(question):
-            return answering.refusal()
-        region = region or self._user_region(user)
-        place = self._asker_place(question, region)
-        elsewhere = out_of_scope(question)
-        if elsewhere is not None:
-            return answering.refusal(tail=[elsewhere.hint] if elsewhere.hint else None)
-        query, hits = self.retrieve(question, region)
-        if not hits:
-            return self._refusal(place)
-        lead = self._region_lead(place, hits[0].notice.region)
-        result = answering.compose(query, hits, self.today(), lead=lead, tail=hints_for(question))
-        model = self.chat_model
-        if model is None and self.settings.llm_enabled:
-            from knowledge.generate import make_chat_model
-
-            model = self.chat_model = make_chat_model(self.settings)
-        if model is not None:
-            from knowledge.generate import rewrite
-
-            result = rewrite(model, question, result)
-        return result
+        return responder.ask(self, question, region, user)
 
     # ------------------------------------------------------------------ citations
     def notices(self) -> list[dict]:

@@ -1,0 +1,235 @@
+"""From a follower's message to an Answer: overview, parts, ranking, refusal, follow-up choices.
+
+Why a module of its own: KnowledgeBase owns the index's lifecycle; this is the answering policy
+that sits on it. A message that asks for a place's policies gets the list of that place's
+notices; a message with several questions gets each part answered; a single question gets the
+best clause when the ranker's probability reaches the calibrated threshold, and the runner-up
+clauses as numbered choices when they score close. A refusal says so plainly, and points to
+the neighbouring service the question means (knowledge/scope.py) when there is one.
+"""
+from __future__ import annotations
+
+import re
+
+from knowledge import answer as answering
+from knowledge import ranker as ranking
+from knowledge.index import Hit, SearchContext
+from knowledge.lexical import parse_query
+from knowledge.normalise import normalise_question
+from knowledge.qtypes import asked_types
+from knowledge.questions import is_overview, split_parts
+from knowledge.regions import COVERS, covered_by, find_regions, infer_region, place_name, region_matches
+from knowledge.scope import neighbouring
+from knowledge.textutil import cn_date, squash
+from knowledge.topics import hints_for
+from knowledge.types import Answer, Choice
+
+MAX_DENSE = 100  # characters the dense model reads: its cost grows with length
+MAX_CHOICES = 2
+MAX_OVERVIEW = 9  # one digit each
+PART_QUOTE = 160
+LABEL = 22
+
+
+def threshold(kb) -> float:
+    if kb.settings.refuse_threshold is not None:
+        return kb.settings.refuse_threshold
+    model = ranking.load()
+    return model.threshold if model else 0.5
+
+
+def asker_place(question: str, region: str | None) -> tuple[str, str] | None:
+    """(region label, the name to say) of the place the answer is for: the place the
+    question names, else the asker's region; None when neither is a known place."""
+    for text in (question, region):
+        r = infer_region(text or "")
+        if r.label:
+            return r.label, place_name(r) or r.label
+    return None
+
+
+def retrieve(kb, text: str, region: str | None, context: str = "", k: int = 8):
+    """(query, hits best first, search context). `context`: the rest of the message, which a
+    part of a multi-part question leans on (“要交啥材料？” after “以工代训补贴多少钱？”)."""
+    index = kb._reload()
+    query = parse_query(text, use_synonyms=kb.use_synonyms)
+    if context:
+        for tok, w in parse_query(context, use_synonyms=kb.use_synonyms).weights.items():
+            query.weights.setdefault(tok, 0.3 * w)
+    named = infer_region(text + context).label
+    wanted = named or region
+    fit = {nid: region_matches(wanted, n.region) for nid, n in index.notices.items()} if wanted else {}
+    ctx = SearchContext(question=text, types=asked_types(text), region_fit=fit, asker_place=bool(wanted))
+    if not query.concepts:
+        return query, [], ctx
+    dense = text + ("（" + "，".join(query.expansions) + "）" if query.expansions else "")
+    if context:
+        dense += "｜" + context
+    hits = index.search(query, ctx, k=k, dense_text=dense[:MAX_DENSE])
+    return query, hits, ctx
+
+
+def region_lead(kb, place: tuple[str, str] | None, primary_region: str | None) -> str:
+    """Say first when the quoted rule is not the asker's place's rule."""
+    if place is None:
+        return ""
+    asked, name = place
+    where = primary_region or "未注明地区"
+    if not covered_by(asked, kb.covered_regions()):
+        return f"现有文件中没有{name}的规定，以下是{where}的规定，仅供参考："
+    if region_matches(asked, primary_region) < COVERS:
+        return f"{name}的文件中没有找到相关规定，以下是{where}的规定："
+    return ""
+
+
+def refuse(kb, place: tuple[str, str] | None, ctx: SearchContext | None = None) -> Answer:
+    tail = []
+    if ctx is not None:
+        scope = neighbouring(kb._components().embedder, ctx.query_vector, ctx.top_sentence_sim)
+        if scope is not None:
+            tail.append(scope.hint)
+    if place is None or covered_by(place[0], kb.covered_regions()):
+        return answering.refusal(tail=tail)
+    note = f"现有文件中也没有{place[1]}的政策文件，目前收录的地区：{'、'.join(kb.covered_regions())}。"
+    return answering.refusal(note, tail=tail)
+
+
+def _label(hit: Hit) -> str:
+    quote = answering.readable(hit.chunk.text)
+    head = answering.heading_label(hit.chunk.heading_path, "").rstrip("：") or squash(quote)[:LABEL]
+    where = place_name(infer_region(hit.notice.region or "")) or ""
+    text = f"{head}（{where}）" if where else head
+    return text if len(text) <= LABEL + 6 else text[: LABEL + 5] + "…"
+
+
+def _with_choices(ans: Answer, choices: list[Choice]) -> Answer:
+    """Choices travel beside the text; the chat renders them as a numbered list (bot/choices.py)."""
+    ans.choices = choices
+    return ans
+
+
+def answer_one(kb, question: str, region: str | None, place) -> Answer:
+    query, hits, ctx = retrieve(kb, question, region)
+    limit = threshold(kb)
+    if not hits or hits[0].score < limit:
+        return refuse(kb, place, ctx)
+    lead = region_lead(kb, place, hits[0].notice.region)
+    today = kb.today()
+    ans = answering.compose(query, hits, today, ctx.types, lead=lead, tail=hints_for(question))
+    model = ranking.load()
+    close = model.close if model else 0.8
+    quoted = {s.file + s.excerpt[:20] for s in ans.sources}
+    runners = [h for h in hits[1:] if h.score >= max(limit, close * hits[0].score)
+               and h.notice.file + answering.best_quote(h.chunk.text, h.sentence_scores)[:20] not in quoted]
+    choices = []
+    for h in runners[:MAX_CHOICES]:
+        alt = answering.compose(query, [h], today, ctx.types)
+        choices.append(Choice(label=_label(h), answer=alt.answer, sources=alt.sources))
+    return _with_choices(ans, choices)
+
+
+def answer_parts(kb, question: str, parts: list[str], region: str | None, place) -> Answer:
+    """Each part answered by its own best clause; parts that one clause answers share one
+    quote, which then holds the best sentence for each of them."""
+    limit = threshold(kb)
+    today = kb.today()
+    found: list[tuple[str, Hit | None, object]] = []
+    for part in parts:
+        _query, hits, ctx = retrieve(kb, part, region, context=question.replace(part, " "))
+        found.append((part, hits[0] if hits and hits[0].score >= limit else None, ctx))
+    answered = [(p, h, c) for p, h, c in found if h is not None]
+    if not answered:
+        return refuse(kb, place)
+    if len({h.chunk.id for _p, h, _c in answered}) == 1 and len(answered) == len(found):
+        return answer_one(kb, question, region, place)
+    blocks, sources, first_for = [], [], {}
+    for i, (part, hit, ctx) in enumerate(found, 1):
+        if hit is None:
+            blocks.append(f"{i}. {part}\n这一问在现有文件中没有找到答案。")
+            continue
+        if hit.chunk.id in first_for:
+            blocks.append(f"{i}. {part}\n见第{first_for[hit.chunk.id]}问的答复。")
+            continue
+        first_for[hit.chunk.id] = i
+        same = [h for _p, h, _c in answered if h.chunk.id == hit.chunk.id]
+        include = {max(range(len(h.sentence_scores)), key=lambda j: h.sentence_scores[j][1])
+                   for h in same if h.sentence_scores}
+        lines, source = answering.clause_block(hit, ctx.types, today, limit=PART_QUOTE * len(same), include=include)
+        blocks.append(f"{i}. {part}\n" + "\n".join(lines))
+        sources.append(source)
+    head = region_lead(kb, place, sources[0].region if sources else None)
+    text = "\n\n".join(([head] if head else []) + [f"您问了{len(parts)}个问题，分别回答："] + blocks)
+    tail = hints_for(question)
+    return Answer(answer=text + ("\n" + "\n".join(tail) if tail else ""), sources=sources[:5])
+
+
+def _validity(n, today) -> str:
+    if n.valid_until:
+        state = "已到期" if n.valid_until < today else "有效"
+        return f"有效期至{cn_date(n.valid_until)}（{state}）"
+    return "未注明有效期"
+
+
+def overview(kb, place: tuple[str, str] | None) -> Answer:
+    """The place's notices (its own first, then its province's), as numbered choices."""
+    index = kb._reload()
+    today = kb.today()
+    notices = list(index.notices.values())
+    if place is not None:
+        notices = [n for n in notices if region_matches(place[0], n.region) >= COVERS]
+        if not notices:
+            return refuse(kb, place)
+        notices.sort(key=lambda n: (-region_matches(place[0], n.region), -(n.date.toordinal() if n.date else 0)))
+    else:
+        notices.sort(key=lambda n: -(n.date.toordinal() if n.date else 0))
+    where = place[1] if place else "全部地区"
+    choices = []
+    for n in notices[:MAX_OVERVIEW]:
+        when = cn_date(n.date) if n.date else "日期未注明"
+        label = f"{answering.book_title(n.title)}（{n.region or '未注明地区'}，{when}，{_validity(n, today)}）"
+        headings = _outline(index, n.id)
+        body = "\n".join([f"{answering.citation(n)}", f"适用地区：{n.region or '未注明'}；{_validity(n, today)}",
+                          "主要内容：" + ("；".join(headings) if headings else "见原文")])
+        choices.append(Choice(label=label, answer=body, sources=[]))
+    more = f"（另有{len(notices) - MAX_OVERVIEW}份未列出，请问得具体些）" if len(notices) > MAX_OVERVIEW else ""
+    head = f"{where}收录了{len(notices)}份政策文件{more}，可以直接问具体问题，或查看某份文件的要点："
+    return _with_choices(Answer(answer=head, sources=[]), choices)
+
+
+def _outline(index, notice_id: int, limit: int = 8) -> list[str]:
+    """The first-level headings of a notice, in order (what its clauses are about)."""
+    out: list[str] = []
+    for c in index.chunks:
+        if c.notice_id != notice_id or not c.heading_path:
+            continue
+        first = c.heading_path.split(" > ")[0].strip()
+        first = re.sub(r"^(?:[一二三四五六七八九十]+、|附件\s*\d*)\s*", "", first)
+        if first and first not in out and len(first) <= 30:
+            out.append(first)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def ask(kb, question: str, region: str | None = None, user: str | None = None) -> Answer:
+    question = normalise_question(question or "")
+    if not squash(question):
+        return answering.refusal()
+    region = region or kb._user_region(user)
+    place = asker_place(question, region)
+    names = [part for _pos, r in find_regions(question) for part in (r.province, r.city, r.county) if part]
+    if is_overview(question, names):
+        return overview(kb, place)
+    parts = split_parts(question)
+    result = answer_parts(kb, question, parts, region, place) if len(parts) > 1 else \
+        answer_one(kb, question, region, place)
+    model = kb.chat_model
+    if model is None and kb.settings.llm_enabled:
+        from knowledge.generate import make_chat_model
+
+        model = kb.chat_model = make_chat_model(kb.settings)
+    if model is not None and not result.refused:
+        from knowledge.generate import rewrite
+
+        result = rewrite(model, question, result)
+    return result
