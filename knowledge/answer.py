@@ -24,6 +24,7 @@ REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题�
            "培训机构开班和考核要求、证书与补贴等。也可以发送“我在聊城”设定地区，或回复“投诉”反映培训机构问题。")
 EXPIRED = "该政策已于{d}到期，请以最新通知为准。"
 MAX_QUOTE = 220
+NOTE_SHARE = 0.2  # another notice is noted when its clause has this share of the best's weight
 MAX_ANSWER = 600  # characters: one phone screen, well inside a 2048-byte WeChat message
 _BLANK = re.compile(r"_{2,}")
 _FRAGMENT_SPLIT = re.compile(r"(?<=[，,；;。：:])")
@@ -172,14 +173,20 @@ def same_rule(a: str, b: str) -> bool:
 
 def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limit: int = MAX_QUOTE,
                  include: set[int] | None = None) -> tuple[list[str], Source]:
-    """The lines for one clause: plain answer (with expiry), quote, citation, region."""
+    """The lines for one clause: plain answer (with expiry), quote, citation, region. The
+    quote holds the best sentence that states the kind of fact asked (an amount, a date…)."""
+    units = hit.sentence_scores or []
+    typed = [j for j, (u, _sc) in enumerate(units) if first_fact(types, readable(u))]
+    if typed and len(units) > 1:
+        include = (include or set()) | {max(typed, key=lambda j: units[j][1])}
     quote = best_quote(hit.chunk.text, hit.sentence_scores, limit, include)
     n = hit.notice
     heading = heading_label(hit.chunk.heading_path, quote)
     valid = hit.chunk.valid_until or n.valid_until
     first = yes_no(types, quote) + plain_line(types, quote, heading)
     if is_expired(valid, today):
-        first = ("⚠️" + EXPIRED.format(d=cn_date(valid)) + (first and "原规定：" + first)).strip()
+        asks_end = any(t.name == "date" for t in types)  # “到什么时候截止”: the end date is the answer
+        first = "⚠️" + EXPIRED.format(d=cn_date(valid)) + ("" if asks_end or not first else "原规定：" + first)
     lines = [lead] if lead else []
     if first:
         lines.append(first)
@@ -202,7 +209,7 @@ def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead
             continue
         # only a notice that answers nearly as well is worth a line (agreeing or differing)
         mine, theirs = primary.features.get("sent_coverage", 0.0), other.features.get("sent_coverage", 0.0)
-        if other.score < 0.85 * primary.score or theirs < max(0.5, 0.8 * mine):
+        if other.score < NOTE_SHARE * primary.score or theirs < max(0.5, 0.8 * mine):
             continue
         seen_notices.add(other.notice.id)
         other_quote = best_quote(other.chunk.text, other.sentence_scores, limit=90)

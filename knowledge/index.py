@@ -22,8 +22,9 @@ from sqlmodel import Session, select
 
 from knowledge import ranker as ranking
 from knowledge.embeddings import Embedder
-from knowledge.lexical import BM25, Query, coverage
+from knowledge.lexical import BM25, Query, coverage, rarest_missed
 from knowledge.qtypes import QType, type_match
+from knowledge.scope import nearest
 from knowledge.sentences import SentenceIndex
 from knowledge.textutil import squash
 from knowledge.vectors import VectorStore
@@ -195,7 +196,10 @@ class HybridIndex:
         sent_best = st.sentences.best_per_chunk(qv, len(st.chunks)) if qv is not None else {}
         sent_order = sorted(sent_best, key=lambda i: -sent_best[i][0])
         sent_rank = {i: r for r, i in enumerate(sent_order)}
-        pool = set(lex_rank) | set(char_rank) | set(dense_rank) | set(sent_order[:POOL])
+        # "评分表第26项": an explicit row reference is a lookup, not a judgement of relevance
+        refs = [tok for tok, _alts in query.concepts if tok.startswith("序号:")]
+        referenced = {i for i, c in enumerate(st.chunks) if any(r in c.haystack for r in refs)} if refs else set()
+        pool = set(lex_rank) | set(char_rank) | set(dense_rank) | set(sent_order[:POOL]) | referenced
         if not pool:
             return []
         lex_max, char_max = float(lex.max()) or 1.0, float(chars.max()) or 1.0
@@ -207,6 +211,8 @@ class HybridIndex:
         years = set(_YEAR.findall(ctx.question))
         oov_words = _unknown_share(st.bm25, {t: 1.0 for t, w in query.weights.items() if w >= 1.0})
         oov_chars = _unknown_share(st.chars, char_weights, idf=False)
+        neighbour = (nearest(self.embedder, qv)[1] - top_sent) if qv is not None and top_sent > 0 else 0.0
+        unknown = float(sum(1 for t, w in query.weights.items() if w >= 1.0 and t not in st.bm25.postings))
         model = ranking.load()
         hits, rows = [], []
         for i in pool:
@@ -237,6 +243,10 @@ class HybridIndex:
                 "blank": float("___" in c.text),
                 "no_vector": float(not c.has_vector),
                 "oov_words": oov_words, "oov_chars": oov_chars,
+                "missed": rarest_missed(query, c.tokens, st.bm25, c.haystack),
+                "sent_missed": min((rarest_missed(query, frozenset(), st.bm25, hay)
+                                    for hay in st.sentences.haystacks(i)), default=1.0),
+                "unknown_count": min(unknown, 4.0), "neighbour": neighbour,
             }
             hits.append(Hit(c, n, 0.0, f["coverage"], f, sentence_scores=sentence_scores))
             rows.append([f[name] for name in ranking.FEATURES])
@@ -249,6 +259,12 @@ class HybridIndex:
         rel = np.exp(logits - logits.max())
         for h, r, z in zip(hits, rel, logits):
             h.score, h.logit = float(answerable * r), float(z)
+        if referenced:
+            ref_ids = {st.chunks[i].id for i in referenced}
+            best = max(h.score for h in hits)
+            for h in hits:
+                if h.chunk.id in ref_ids:
+                    h.score = max(h.score, best, 0.99)
         hits.sort(key=lambda h: -h.score)
         hits = hits[:k]
         for h in hits[:4]:

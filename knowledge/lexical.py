@@ -176,19 +176,35 @@ class BM25:
         return out
 
 
-def coverage(query: Query, doc_tokens: frozenset[str], bm25: BM25, haystack: str = "") -> float:
-    """Share of the question's concepts (idf-weighted) that the document mentions — as a token,
-    or as a substring of its text (jieba may cut "服务期限" where the asker wrote "服务期")."""
-    total = matched = 0.0
+def _concept_matches(query: Query, doc_tokens: frozenset[str], bm25: BM25, haystack: str):
+    """(concept, its idf weight, whether the document mentions it) for each concept of the
+    question — as a token, or as a substring of its text (jieba may cut "服务期限" where the
+    asker wrote "服务期")."""
     for tok, alts in query.concepts:
         w = max(bm25.term_weight(a) for a in alts) if len(alts) > 1 else bm25.term_weight(tok)
-        total += w
         if tok in (DATE_CONCEPT, SHARE_CONCEPT):
-            if (_DATE_IN_TEXT if tok == DATE_CONCEPT else _SHARE_IN_TEXT).search(haystack):
-                matched += w
+            yield tok, w, bool((_DATE_IN_TEXT if tok == DATE_CONCEPT else _SHARE_IN_TEXT).search(haystack))
             continue
         # one character matches as a substring only when the synonym list added it ("元" for
         # "多少钱"); the asker's own one-character words ("年", "交") would match anything
-        if alts & doc_tokens or any((len(a) >= 2 or a != tok) and a in haystack for a in alts):
-            matched += w
+        yield tok, w, bool(alts & doc_tokens or any((len(a) >= 2 or a != tok) and a in haystack for a in alts))
+
+
+def coverage(query: Query, doc_tokens: frozenset[str], bm25: BM25, haystack: str = "") -> float:
+    """Share of the question's concepts (idf-weighted) that the document mentions."""
+    total = matched = 0.0
+    for _tok, w, hit in _concept_matches(query, doc_tokens, bm25, haystack):
+        total += w
+        matched += w if hit else 0.0
     return matched / total if total else 0.0
+
+
+def rarest_missed(query: Query, doc_tokens: frozenset[str], bm25: BM25, haystack: str = "") -> float:
+    """How rare the rarest question word the document lacks is (0..1 of the corpus's largest
+    idf; a word no clause uses counts as rarest): “创业担保贷款” missing from a clause about
+    创业培训 is what makes it not the answer."""
+    worst = 0.0
+    for tok, w, hit in _concept_matches(query, doc_tokens, bm25, haystack):
+        if not hit and tok not in (DATE_CONCEPT, SHARE_CONCEPT):
+            worst = max(worst, bm25.max_idf if tok not in bm25.postings else w)
+    return worst / bm25.max_idf if bm25.max_idf else 0.0

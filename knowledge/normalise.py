@@ -61,7 +61,9 @@ def _drop_symbols(text: str) -> str:
 
 
 def normalise_question(text: str) -> str:
-    text = (text or "")[:MAX_RAW]
+    text = text or ""
+    if len(text) > MAX_RAW:  # keep both ends: who asks comes first, the question comes last
+        text = text[: MAX_RAW // 2] + " " + text[-MAX_RAW // 2:]
     text = unicodedata.normalize("NFKC", text)  # full-width letters and digits to half-width
     text = _to_simplified()(text)
     text = _drop_symbols(text)

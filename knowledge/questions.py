@@ -50,6 +50,8 @@ def split_parts(question: str) -> list[str]:
 def is_overview(question: str, place_names: list[str]) -> bool:
     """True when the message names a place (or “本地”) and asks for nothing more specific than
     its policies: “聊城有什么政策”, “济源的培训补贴有哪些”."""
+    if not _CONTENT.search(question):
+        return False  # "？？？" asks nothing at all
     rest = question
     for name in sorted((n for n in place_names if n), key=len, reverse=True):
         rest = rest.replace(name, " ")

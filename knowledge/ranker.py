@@ -28,13 +28,14 @@ FEATURES = (
     "dense_sim", "dense_rel", "dense_rr", "sent_sim", "sent_rel", "sent_rr",
     "coverage", "sent_coverage", "heading", "type_match", "type_miss",
     "region", "region_other", "year", "length", "table_row", "blank", "no_vector",
-    "oov_words", "oov_chars",
+    "oov_words", "oov_chars", "missed", "sent_missed", "unknown_count", "neighbour",
 )
 # the answerability model reads the best candidate's absolute evidence and its lead
 # the quote picker reads each sentence of the chosen clause
 UNIT_FEATURES = ("cov", "cov_rel", "sim", "sim_rel", "type", "first", "position", "length")
 ANSWER_FEATURES = ("lead", "share", "lex_abs", "char_abs", "dense_sim", "sent_sim", "coverage",
-                   "sent_coverage", "heading", "type_miss", "region_other", "oov_words", "oov_chars")
+                   "sent_coverage", "heading", "type_miss", "region_other", "oov_words", "oov_chars",
+                   "missed", "sent_missed", "unknown_count", "neighbour")
 
 
 def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +55,7 @@ class Ranker:
     answer_scale: np.ndarray
     threshold: float = 0.5  # below it the best clause does not answer: refuse
     close: float = 0.5  # a runner-up with at least this share of the best one's weight is offered
+    scope_margin: float = 1.0  # a question nearer a neighbouring service by this much is referred
     unit_weights: np.ndarray | None = None  # the quote picker (logistic), with its bias last
     unit_mean: np.ndarray | None = None
     unit_scale: np.ndarray | None = None
@@ -79,7 +81,7 @@ class Ranker:
         return {**units, "features": list(FEATURES), "weights": r(self.weights), "mean": r(self.mean), "scale": r(self.scale),
                 "answer_features": list(ANSWER_FEATURES), "answer_weights": r(self.answer_weights),
                 "answer_bias": round(self.answer_bias, 5), "answer_mean": r(self.answer_mean),
-                "answer_scale": r(self.answer_scale), "threshold": round(self.threshold, 4),
+                "answer_scale": r(self.answer_scale), "threshold": round(self.threshold, 4), "scope_margin": round(self.scope_margin, 4),
                 "close": round(self.close, 4)}
 
 
@@ -158,7 +160,7 @@ def load(path: str | None = None) -> Ranker | None:
                   pick("answer_features", "answer_weights", ANSWER_FEATURES, 0.0), float(d["answer_bias"]),
                   pick("answer_features", "answer_mean", ANSWER_FEATURES, 0.0),
                   pick("answer_features", "answer_scale", ANSWER_FEATURES, 1.0),
-                  float(d["threshold"]), float(d.get("close", 0.5)), **units)
+                  float(d["threshold"]), float(d.get("close", 0.5)), float(d.get("scope_margin", 1.0)), **units)
 
 
 def save(model: Ranker, path: Path = MODEL_FILE) -> None:

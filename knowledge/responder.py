@@ -86,7 +86,7 @@ def refuse(kb, place: tuple[str, str] | None, ctx: SearchContext | None = None) 
     tail = []
     if ctx is not None:
         scope = neighbouring(kb._components().embedder, ctx.query_vector, ctx.top_sentence_sim)
-        if scope is not None:
+        if scope is not None and scope.hint:
             tail.append(scope.hint)
     if place is None or covered_by(place[0], kb.covered_regions()):
         return answering.refusal(tail=tail)
@@ -108,10 +108,33 @@ def _with_choices(ans: Answer, choices: list[Choice]) -> Answer:
     return ans
 
 
+def referred(hit: Hit) -> bool:
+    """The question means a neighbouring service (knowledge/scope.yaml) more than any clause:
+    “社保怎么交” is for the 社保 office, even when a clause mentions 缴纳社会保险."""
+    model = ranking.load()
+    return model is not None and hit.features.get("neighbour", 0.0) > model.scope_margin
+
+
+def elsewhere(kb, place, query, hits: list[Hit], ctx, limit: float) -> Answer:
+    """The asker's place has no notice at all: say so, and offer the best clause from another
+    place as a choice (“仅供参考”), so the follower decides whether it helps."""
+    ans = refuse(kb, place, ctx)
+    if hits:
+        h = hits[0]
+        lead = f"以下是{h.notice.region or '未注明地区'}的规定，仅供参考："
+        alt = answering.compose(query, [h], kb.today(), ctx.types, lead=lead)
+        label = f"看看{place_name(infer_region(h.notice.region or '')) or '其他地区'}的相关规定（仅供参考）"
+        ans.choices = [Choice(label=label, answer=alt.answer, sources=alt.sources)]
+    return ans
+
+
 def answer_one(kb, question: str, region: str | None, place) -> Answer:
     query, hits, ctx = retrieve(kb, question, region)
     limit = threshold(kb)
-    if not hits or hits[0].score < limit:
+    named = infer_region(question).label  # a place the question itself names ("北京的…")
+    if named and place is not None and not covered_by(place[0], kb.covered_regions()):
+        return elsewhere(kb, place, query, hits, ctx, limit)
+    if not hits or hits[0].score < limit or referred(hits[0]):
         return refuse(kb, place, ctx)
     lead = region_lead(kb, place, hits[0].notice.region)
     today = kb.today()
@@ -136,7 +159,7 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     found: list[tuple[str, Hit | None, object]] = []
     for part in parts:
         _query, hits, ctx = retrieve(kb, part, region, context=question.replace(part, " "))
-        found.append((part, hits[0] if hits and hits[0].score >= limit else None, ctx))
+        found.append((part, hits[0] if hits and hits[0].score >= limit and not referred(hits[0]) else None, ctx))
     answered = [(p, h, c) for p, h, c in found if h is not None]
     if not answered:
         return refuse(kb, place)

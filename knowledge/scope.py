@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import re
+
 import numpy as np
 import yaml
 
@@ -31,21 +33,41 @@ def load_scopes(path: str | None = None) -> tuple[Scope, ...]:
     return tuple(Scope(name, " ".join(spec["description"].split()), spec["hint"]) for name, spec in data.items())
 
 
-_vectors: dict[str, np.ndarray] = {}
+_vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _scope_vectors(embedder) -> np.ndarray:
+def _items(scope: Scope) -> list[str]:
+    """A description's services one by one: a question is about one of them, not all."""
+    head, _, rest = scope.description.partition("：")
+    return [f"{head}：{item}" for item in re.split(r"[，,、；;。]", rest) if item.strip()] or [scope.description]
+
+
+def _scope_vectors(embedder) -> tuple[np.ndarray, np.ndarray]:
+    """(one vector per service item, the scope each item belongs to)."""
     key = embedder.name
     if key not in _vectors:  # a cache of a pure function of the shipped file: safe per process
-        _vectors[key] = embedder.passages([s.description for s in load_scopes()])
+        owners, texts = [], []
+        for i, scope in enumerate(load_scopes()):
+            for item in _items(scope):
+                owners.append(i)
+                texts.append(item)
+        # "query" on both sides: e5's way for a symmetric comparison (is this question about that)
+        _vectors[key] = (embedder.queries(texts), np.array(owners))
     return _vectors[key]
+
+
+def nearest(embedder, query_vector: np.ndarray | None) -> tuple[Scope | None, float]:
+    """The described neighbouring scope nearest the question, and its similarity."""
+    scopes = load_scopes()
+    if query_vector is None or not scopes:
+        return None, 0.0
+    vectors, owners = _scope_vectors(embedder)
+    sims = vectors @ query_vector
+    j = int(np.argmax(sims))
+    return scopes[int(owners[j])], float(sims[j])
 
 
 def neighbouring(embedder, query_vector: np.ndarray | None, best_clause_sim: float) -> Scope | None:
     """The described scope nearest the question, when it is nearer than the best clause."""
-    scopes = load_scopes()
-    if query_vector is None or not scopes:
-        return None
-    sims = _scope_vectors(embedder) @ query_vector
-    i = int(np.argmax(sims))
-    return scopes[i] if float(sims[i]) > best_clause_sim + MARGIN else None
+    scope, sim = nearest(embedder, query_vector)
+    return scope if scope is not None and sim > best_clause_sim + MARGIN else None

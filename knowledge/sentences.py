@@ -102,6 +102,12 @@ class SentenceIndex:
         out = self.matrix[a:b] @ qv.astype(np.float32)
         return [float(s) if self.has[a + i] else 0.0 for i, s in enumerate(out)]
 
+    def haystacks(self, pos: int) -> list[str]:
+        if pos >= len(self.spans):
+            return []
+        a, b = self.spans[pos]
+        return self.hay[a:b]
+
     def coverages(self, pos: int, query: Query, bm25: BM25) -> list[tuple[str, float]]:
         """Coverage of the question by each unit of the clause (read with its headings)."""
         if pos >= len(self.spans):

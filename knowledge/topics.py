@@ -23,7 +23,6 @@ class Topic:
     who: tuple[str, ...]
     what: tuple[str, ...]
     unless: tuple[str, ...] = ()
-    refuse: bool = False
 
     def matches(self, question: str) -> bool:
         if any(w in question for w in self.unless):
@@ -37,15 +36,10 @@ class Topic:
 def load_topics(path: str | None = None) -> tuple[Topic, ...]:
     data = yaml.safe_load(Path(path or TOPICS_FILE).read_text(encoding="utf-8")) or {}
     return tuple(Topic(name, spec.get("hint") or "", tuple(spec.get("always", [])), tuple(spec.get("who", [])),
-                       tuple(spec.get("what", [])), tuple(spec.get("unless", [])), bool(spec.get("refuse")))
+                       tuple(spec.get("what", [])), tuple(spec.get("unless", [])))
                  for name, spec in data.items())
 
 
 def hints_for(question: str) -> list[str]:
     """The next-step lines for the (answerable) topics the question is on."""
-    return [t.hint for t in load_topics() if not t.refuse and t.hint and t.matches(question)]
-
-
-def out_of_scope(question: str) -> Topic | None:
-    """The out-of-scope topic the question is on, if any (it is refused with its hint)."""
-    return next((t for t in load_topics() if t.refuse and t.matches(question)), None)
+    return [t.hint for t in load_topics() if t.hint and t.matches(question)]

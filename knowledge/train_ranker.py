@@ -22,7 +22,7 @@ import numpy as np
 
 from knowledge import ranker as ranking
 from knowledge.evaluation import read_jsonl
-from knowledge.textutil import squash
+from knowledge.textutil import cn_date, squash
 
 TRAIN_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "train"
 GROUPS = {
@@ -47,10 +47,16 @@ def load_sets(folder: Path) -> tuple[list[dict], list[dict]]:
     return qa, refuse
 
 
+def _said(hit) -> str:
+    """What an answer quoting this clause states: the clause and its citation."""
+    n = hit.notice
+    return squash(" ".join(x or "" for x in (n.title, n.doc_number, n.issuer, cn_date(n.date), hit.chunk.text)))
+
+
 def _labels(item: dict, hits) -> np.ndarray:
     gold = set(item.get("gold", []))
     musts = [squash(m) for m in item.get("must", [])]
-    counts = np.array([sum(m in squash(h.chunk.text) for m in musts) if h.notice.file in gold else 0
+    counts = np.array([sum(m in _said(h) for m in musts) if h.notice.file in gold else 0
                        for h in hits], dtype=float)
     best = counts.max() if len(counts) else 0
     return (counts == best).astype(float) * (best > 0)
@@ -143,7 +149,8 @@ def cross_validate(rows, folds: int = 5, mask=None, seed: int = 7):
     results = [None] * len(rows)
     for f in range(folds):
         test = set(order[f::folds].tolist())
-        model = train([r for i, r in enumerate(rows) if i not in test], mask)
+        fold = [r for i, r in enumerate(rows) if i not in test]
+        model = train(fold + without_vectors(fold), mask)
         for i, res in zip(sorted(test), tops(model, [rows[i] for i in sorted(test)], mask)):
             results[i] = res
     return results
@@ -155,11 +162,57 @@ def leave_one_file_out(rows):
     for f in files:
         train_rows = [r for r in rows if f not in r[2]]
         test = [r for r in rows if f in r[2]]
-        model = train(train_rows)
+        model = train(train_rows + without_vectors(train_rows))
         res = tops(model, test)
         top1 = sum(ok for _p, ok, _a in res)
         lines.append(f"  {f}: top-1 {top1}/{len(test)} ({100 * top1 / max(1, len(test)):.0f}%)")
     return lines
+
+
+DENSE = [ranking.FEATURES.index(f) for f in ("dense_sim", "dense_rel", "dense_rr", "sent_sim", "sent_rel", "sent_rr")]
+NO_VECTOR = ranking.FEATURES.index("no_vector")
+NEIGHBOUR = ranking.FEATURES.index("neighbour")
+
+
+def without_vectors(rows):
+    """The same questions as if the clauses had no vectors yet (a fresh upload, whose vectors
+    the background filler has not computed): every clause, or only the right one's. Trained on
+    too, so a new notice is answered from the lexical legs instead of being refused."""
+    out = []
+    for X, y, gold, answerable in rows:
+        if not len(X):
+            continue
+        A = X.copy()
+        A[:, DENSE] = 0.0
+        A[:, NO_VECTOR] = 1.0
+        A[:, NEIGHBOUR] = 0.0
+        out.append((A, y, gold, answerable))
+        if answerable and y.any():
+            B = X.copy()
+            pos = y > 0
+            rest = ~pos
+            for col, name in zip(DENSE, ("dense_sim", "dense_rel", "dense_rr", "sent_sim", "sent_rel", "sent_rr")):
+                B[pos, col] = 0.0
+            if rest.any():
+                B[pos, DENSE[1]] = -X[rest, DENSE[0]].max()
+                B[pos, DENSE[4]] = -X[rest, DENSE[3]].max()
+            B[pos, NO_VECTOR] = 1.0
+            out.append((B, y, gold, answerable))
+    return out
+
+
+def pick_scope_margin(rows, allowed: float = 0.01) -> float:
+    """The smallest lead of a neighbouring service's description over the best clause that
+    refers at most `allowed` of the answerable questions elsewhere."""
+    lead = lambda r: float(r[0][0, NEIGHBOUR]) if len(r[0]) else 0.0  # noqa: E731 (same for every candidate)
+    answerable = [lead(r) for r in rows if r[3]]
+    for m in np.arange(-0.02, 0.05, 0.0025):
+        if sum(v > m for v in answerable) <= allowed * len(answerable):
+            oos = [lead(r) for r in rows if not r[3]]
+            print(f"neighbouring-service gate: lead > {m:.4f} refers {sum(v > m for v in answerable)} answerable "
+                  f"and {sum(v > m for v in oos)}/{len(oos)} out-of-scope questions")
+            return float(m)
+    return 1.0
 
 
 def main() -> None:
@@ -193,8 +246,9 @@ def main() -> None:
             mask = np.array([1.0 if f in feats else 0.0 for f in ranking.FEATURES])
             res = cross_validate(rows, mask=mask)
             print(f"  only    {name:22s} {summary(res, pick_threshold(res))}")
-    model = train(rows)
+    model = train(rows + without_vectors(rows))
     model.threshold = t
+    model.scope_margin = pick_scope_margin(rows)
     if units:
         U, ut = np.vstack([u for u, _ in units]), np.concatenate([t for _, t in units])
         w, b, mean, scale = ranking.fit_logistic(U, ut)
@@ -203,6 +257,7 @@ def main() -> None:
         print(f"quote picker: {len(units)} clauses with several sentences; best sentence states a key fact "
               f"in {hit1:.0f} (in-sample)")
     print(f"trained on all: {summary(tops(model, rows), t)}")
+    print(f"  the same questions without vectors (fresh uploads): {summary(tops(model, without_vectors(rows)), t)}")
     if args.write:
         ranking.save(model)
         print(f"wrote {ranking.MODEL_FILE}")

@@ -7,7 +7,7 @@ import pytest
 
 pytestmark = pytest.mark.db
 from tests.ask_util import ask, score
-EXPIRY = "该政策执行至2021年12月31日，目前可能已失效，请以最新通知为准"
+EXPIRY = "该政策已于2021年12月31日到期"
 
 
 def test_colloquial_question_gets_the_clause_quoted_and_cited(http):
@@ -49,7 +49,7 @@ def test_expiry_depends_on_today(live_server):
     with srv.client() as c:
         body = ask(c, "以工代训补贴的政策到什么时候截止？")
     assert "2021年12月31日" in body["answer"]
-    assert "失效" not in body["answer"]
+    assert "到期" not in body["answer"]
     assert body["sources"][0]["expired"] is False
 
 
@@ -74,8 +74,9 @@ def test_several_notices_on_the_same_rule_are_mentioned(http):
 
 def test_table_row_is_answered_on_its_own(http):
     body = ask(http, "评分表第26项是什么要求")
-    assert "三端" in body["answer"] and "序号: 26" in body["answer"]
-    assert "序号: 27" not in body["answer"]
+    assert "三端" in body["answer"] and "序号：26" in body["answer"]
+    assert "序号：27" not in body["answer"]
+    assert " | " not in body["answer"] and "__" not in body["answer"]  # a row reads as a sentence
 
 
 def test_heldout_questions(http):

@@ -28,7 +28,7 @@ def test_rewrite_that_keeps_the_citation_is_used(kb):
         kb.chat_model = None
     assert generated.answer.startswith("每人每月补贴500元")
     assert generated.sources == extractive.sources
-    assert "失效" in generated.answer  # the expiry warning survives the rewrite
+    assert "到期" in generated.answer  # the expiry warning survives the rewrite
 
 
 def test_rewrite_without_citation_falls_back(kb):
