@@ -24,7 +24,7 @@ REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题�
            "培训机构开班和考核要求、证书与补贴等。也可以发送“我在聊城”设定地区，或回复“投诉”反映培训机构问题。")
 EXPIRED = "该政策已于{d}到期，请以最新通知为准。"
 MAX_QUOTE = 220
-NOTE_SHARE = 0.2  # another notice is noted when its clause has this share of the best's weight
+NOTE_SHARE = 0.1  # another notice is noted when its clause has this share of the best's weight
 MAX_ANSWER = 600  # characters: one phone screen, well inside a 2048-byte WeChat message
 _BLANK = re.compile(r"_{2,}")
 _FRAGMENT_SPLIT = re.compile(r"(?<=[，,；;。：:])")
@@ -209,7 +209,7 @@ def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead
             continue
         # only a notice that answers nearly as well is worth a line (agreeing or differing)
         mine, theirs = primary.features.get("sent_coverage", 0.0), other.features.get("sent_coverage", 0.0)
-        if other.score < NOTE_SHARE * primary.score or theirs < max(0.5, 0.8 * mine):
+        if other.score < NOTE_SHARE * primary.score or theirs < 0.8 * mine:
             continue
         seen_notices.add(other.notice.id)
         other_quote = best_quote(other.chunk.text, other.sentence_scores, limit=90)
@@ -220,10 +220,8 @@ def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead
         else:
             line = f"另：{where}{title}的规定：「{other_quote}」"
         if sum(len(x) for x in lines) + len(line) > budget:
-            more.append(line)  # the whole note, for “更多”
+            more.append(line)  # the whole note, for “更多”; a short pointer stays on screen
             line = f"另：{where}{title}也有相关规定（回复“更多”查看）。"
-            if sum(len(x) for x in lines) + len(line) > budget:
-                break
         lines.append(line)
         sources.append(to_source(other, other_quote, today))
     return Answer(answer="\n".join(lines + tail), refused=False, sources=sources, more="\n".join(more),

@@ -58,6 +58,8 @@ def retrieve(kb, text: str, region: str | None, context: str = "", k: int = 8):
             query.weights.setdefault(tok, 0.3 * w)
     named = infer_region(text + context).label
     wanted = named or region
+    if wanted and not named and not covered_by(wanted, kb.covered_regions()):
+        wanted = None  # a stored place with no notice at all tells the ranker nothing
     fit = {nid: region_matches(wanted, n.region) for nid, n in index.notices.items()} if wanted else {}
     ctx = SearchContext(question=text, types=asked_types(text), region_fit=fit, asker_place=bool(wanted))
     if not query.concepts:
