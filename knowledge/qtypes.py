@@ -53,7 +53,13 @@ QTYPES: tuple[QType, ...] = (
 
 
 def asked_types(question: str) -> list[QType]:
-    return [t for t in QTYPES if t.asks.search(question)]
+    """The fact types asked, the one asked last first (“招了几个人，能补多少钱”: the amount)."""
+    found = []
+    for t in QTYPES:
+        ends = [m.end() for m in t.asks.finditer(question)]
+        if ends:
+            found.append((max(ends), t))
+    return [t for _end, t in sorted(found, key=lambda x: -x[0])]
 
 
 def type_match(types: list[QType], text: str) -> float:
@@ -64,11 +70,10 @@ def type_match(types: list[QType], text: str) -> float:
 
 
 def first_fact(types: list[QType], text: str) -> re.Match | None:
-    """The first place in `text` that states one of the asked, concrete fact types."""
-    best = None
+    """Where `text` states the concrete fact asked: for the type asked last that it states."""
     for t in types:
         if t.name in ("amount", "duration", "date", "count", "share", "contact"):
             m = t.states.search(text)
-            if m and (best is None or m.start() < best.start()):
-                best = m
-    return best
+            if m:
+                return m
+    return None

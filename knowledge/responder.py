@@ -99,7 +99,7 @@ def refuse(kb, place: tuple[str, str] | None, ctx: SearchContext | None = None) 
 def _label(hit: Hit) -> str:
     quote = answering.readable(hit.chunk.text)
     head = answering.heading_label(hit.chunk.heading_path, "").rstrip("：") or squash(quote)[:LABEL]
-    where = place_name(infer_region(hit.notice.region or "")) or ""
+    where = (hit.notice.region or "").split()[-1] if hit.notice.region else ""
     text = f"{head}（{where}）" if where else head
     return text if len(text) <= LABEL + 6 else text[: LABEL + 5] + "…"
 
@@ -125,7 +125,7 @@ def elsewhere(kb, place, query, hits: list[Hit], ctx, limit: float) -> Answer:
         h = hits[0]
         lead = f"以下是{h.notice.region or '未注明地区'}的规定，仅供参考："
         alt = answering.compose(query, [h], kb.today(), ctx.types, lead=lead)
-        label = f"看看{place_name(infer_region(h.notice.region or '')) or '其他地区'}的相关规定（仅供参考）"
+        label = f"看看{(h.notice.region or '其他地区').split()[-1]}的相关规定（仅供参考）"
         ans.choices = [Choice(label=label, answer=alt.answer, sources=alt.sources)]
     return ans
 

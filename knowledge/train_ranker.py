@@ -69,10 +69,14 @@ def collect(kb, qa: list[dict], refuse: list[dict]):
 
     rows, units = [], []
     index = kb._reload()
+    rng = np.random.default_rng(11)
     for item, answerable in [(q, True) for q in qa] + [(q, False) for q in refuse]:
         _query, hits, ctx = responder.retrieve(kb, normalise_question(item["q"]), item.get("region"), k=10_000)
         X = np.array([[h.features[f] for f in ranking.FEATURES] for h in hits]) if hits else \
             np.zeros((0, len(ranking.FEATURES)))
+        order = rng.permutation(len(hits))  # no trace of the shipped model's order (ties in ablations)
+        hits = [hits[i] for i in order]
+        X = X[order] if len(X) else X
         y = _labels(item, hits) if answerable else np.zeros(len(hits))
         rows.append((X, y, set(item.get("gold", [])), answerable))
         musts = [squash(m) for m in item.get("must", [])]

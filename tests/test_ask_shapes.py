@@ -1,0 +1,81 @@
+"""The shapes of an answer a follower reads on a phone, over HTTP against the real app: the
+plain first line, expiry said first, overview of a place's notices, several questions in one
+message, numbered follow-ups, a neighbouring service pointed to, and the trained ranker file
+matching the code that reads it."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.ask_util import ask
+
+pytestmark = pytest.mark.db
+
+
+def test_expired_rule_says_so_in_the_first_line(http):
+    body = ask(http, "现在还能申请以工代训补贴吗")
+    first = body["answer"].splitlines()[0]
+    assert first.startswith("⚠️该政策已于2021年12月31日到期")
+    assert body["sources"][0]["expired"] is True
+
+
+def test_amount_question_leads_with_the_amount(http):
+    body = ask(http, "俺们开饭店的招了几个跑堂的，国家给补多少钱")
+    first = body["answer"].splitlines()[0]
+    assert "500元" in first and len(first) <= 160
+    assert "「" in body["answer"] and "——《" in body["answer"]  # then the quote, then the citation
+
+
+def test_overview_lists_the_places_notices_as_choices(http):
+    body = ask(http, "聊城有什么政策")
+    assert body["refused"] is False
+    labels = [c["label"] for c in body["choices"]]
+    assert len(labels) >= 2 and all(label.startswith("《") for label in labels)
+    assert all("有效期" in label for label in labels)  # each says whether it still applies
+    assert "《聊城市职业技能提升行动方案(2019—2021年)重点任务分工》" in " ".join(labels)
+    assert not any("济源" in label or "文水" in label for label in labels)
+    picked = body["choices"][0]["answer"]
+    assert "适用地区" in picked and "主要内容" in picked
+
+
+def test_two_questions_in_one_message_are_both_answered(http):
+    body = ask(http, "济源培训班每班最多多少人？结业考核要提前几天申请？")
+    text = body["answer"]
+    assert text.startswith("您问了2个问题") and "1. " in text and "2. " in text
+    assert "50人" in text and "3天" in text
+    assert all(s["region"] == "河南 济源" for s in body["sources"])
+
+
+def test_context_before_the_questions_is_not_a_question(http):
+    body = ask(http, "我们公司在济源，想问两件事：每班最多多少人？每课时不少于多少分钟？")
+    assert "50人" in body["answer"] and "40分钟" in body["answer"]  # one clause answers both
+    assert "1. 我们公司在济源" not in body["answer"]
+
+
+def test_close_runner_up_is_offered_as_a_numbered_choice(http):
+    body = ask(http, "济源2021年企业新型学徒制培训目标是多少人？")
+    assert body["choices"], body["answer"]
+    for choice in body["choices"]:
+        assert "——《" in choice["answer"] and choice["sources"]
+
+
+def test_neighbouring_service_is_refused_with_where_to_ask(http):
+    body = ask(http, "俺爹退休了每个月的养老金能领多少")
+    assert body["refused"] is True and "12333" in body["answer"]
+
+
+def test_table_rows_never_reach_a_follower_raw(http):
+    for q in ["评分表第20项是什么要求", "临沂的中期评估里线上培训怎么打分"]:
+        body = ask(http, q)
+        assert " | " not in body["answer"] and "___" not in body["answer"]
+
+
+def test_ranker_file_matches_the_features_the_code_computes():
+    from knowledge import ranker
+
+    data = json.loads(ranker.MODEL_FILE.read_text(encoding="utf-8"))
+    assert data["features"] == list(ranker.FEATURES)
+    assert data["answer_features"] == list(ranker.ANSWER_FEATURES)
+    assert data["unit_features"] == list(ranker.UNIT_FEATURES)
+    assert 0.0 < data["threshold"] < 1.0
