@@ -208,27 +208,19 @@ def run_anchor(anchor: Anchor, qs: QuestionSet):
 
 # ---------------------------------------------------------------------------- the product
 def make_product():
-    """KnowledgeBase as bot/cli.py's _kb() builds it (the env is set by main() beforehand)."""
-    from bot.settings import get_settings
-    from knowledge.service import KnowledgeBase
-    from storage.db import init_db
+    """KnowledgeBase as the CLI builds it (the env is set by main() beforehand)."""
+    from bot.cli import _kb
 
-    settings = get_settings()
-    settings.ensure_dirs()
-    init_db(settings)
-    kb = KnowledgeBase(settings)
-    kb.ensure_indexed()
+    kb = _kb()
     kb.wait_for_vectors(timeout=120)
     kb.ask("预热")  # load the models before timing
-    return kb, settings
+    return kb, kb.settings
 
 
 def run_product(kb, qs: QuestionSet):
     from knowledge.evaluation import run_eval
 
     report = run_eval(kb, qs.qa, qs.refuse)
-    if getattr(report, "refused_answerable", None) is None:  # older EvalReport: count from the misses
-        report.refused_answerable = sum(1 for m in report.misses if m.get("refused"))
     missed = {(m.get("id"), m.get("q")) for m in report.misses}
     verdicts = [(item.get("id"), item["q"]) not in missed for item in qs.qa]
     return report, verdicts
@@ -310,7 +302,7 @@ def main(argv: list[str]) -> int:
         print("policybot answer benchmark: textbook anchor vs product")
         print(f"  anchor : {len(anchor.files)} bundled files -> {len(anchor.windows)} windows of {WINDOW} chars "
               f"(stride {STRIDE}), plain jieba.cut_for_search + BM25Okapi; built in {anchor_build:.1f} s")
-        print(f"  product: KnowledgeBase (embedder {settings.embedder}, refuse threshold {settings.refuse_threshold}, "
+        print(f"  product: KnowledgeBase (embedder {settings.embedder}, refuse threshold {settings.refuse_threshold or 'calibrated'}, "
               f"LLM {'on' if settings.llm_enabled else 'off'}), data dir {settings.data_dir}; "
               f"indexed + warmed in {product_build:.1f} s")
 

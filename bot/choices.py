@@ -2,7 +2,7 @@
 
 Why the database and not memory: several workers serve one follower, so the offer is a
 `KeyValue` row ("choices:<openid>", 30 minutes), written in the turn's own session so it commits
-with the reply that shows it. Why a hook before the menu digits (`bot.dialog.BEFORE_MENU`): while
+with the reply that shows it. Why a hook before the menu digits (`bot.dialog.BEFORE_MENU` calls `pick`): while
 an offer stands, a digit means "show me that one" and may be repeated; any other text withdraws
 it (except 更多: the list may sit above a part not read yet), and digits select the menu again.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from typing import Optional
+from typing import Optional, Union
 
 from bot.turn import Turn
 from knowledge.types import Answer, Choice
@@ -69,12 +69,10 @@ def pending(turn: Turn) -> list[Choice]:
     return [Choice.model_validate(c) for c in json.loads(row.value)]
 
 
-def pick_hook(turn: Turn, text: str) -> Optional[str]:
-    """BEFORE_MENU hook: a digit while choices are pending shows that choice's answer."""
-    from bot.dialog import MORE_WORDS, format_answer  # the router imports this module
-
-    if text in MORE_WORDS:
-        return None
+def pick(turn: Turn, text: str) -> Optional[Union[Answer, str]]:
+    """A digit while choices are pending: that choice's Answer (the router formats it), or the
+    Chinese prompt for a digit out of range; None when the message is no pick (the offer is
+    then withdrawn: any other message is a new request)."""
     offered = pending(turn) if PICK.fullmatch(text) else []
     if not offered:
         offer(turn, [])
@@ -83,4 +81,4 @@ def pick_hook(turn: Turn, text: str) -> Optional[str]:
     if not 1 <= n <= len(offered):
         return f"请回复1到{len(offered)}之间的数字。" + numbered_list(offered, -1)
     choice = offered[n - 1]
-    return format_answer(Answer(answer=choice.answer, sources=choice.sources), turn.follower.region)
+    return Answer(answer=choice.answer, sources=choice.sources)

@@ -390,12 +390,20 @@ def page_reply(turn: Turn, text: str) -> str:
 MORE_WORDS = {"更多", "下一页", "继续", "more"}
 
 
+def pick_choice(turn: Turn, text: str) -> Optional[str]:
+    """A digit picking one of the last answer's numbered choices (bot/choices.py)."""
+    if text in MORE_WORDS:
+        return None  # the list may sit above a part not read yet
+    picked = choices.pick(turn, text)
+    return format_answer(picked, turn.follower.region) if isinstance(picked, Answer) else picked
+
+
 # Checked before 更多 and the menu digits: (turn, normalised text) -> reply or None.
 # A 回访 question ("回复 1–5") makes the next bare digit a rating, not a menu choice; else, while
 # an answer's choices are on offer, a digit picks one of them (bot.choices).
 BEFORE_MENU: list[Union[Callable[[Turn, str], Optional[str]], str]] = [
     "bot.complaint_dialog:rating_hook",
-    "bot.choices:pick_hook",
+    pick_choice,
 ]
 
 
