@@ -18,6 +18,7 @@ from typing import Any, Callable
 import yaml
 
 from forms import regions
+from knowledge.vocabulary import everyday_words
 
 
 class Invalid(ValueError):
@@ -264,7 +265,8 @@ def numbered(choices: list[dict]) -> list[dict]:
 
 def match_choice(text: str, choices: list[dict], digits: bool = True) -> dict | None:
     """By digit ('2', '２', '第2个') or by word: the longest label, alias or value word found in
-    the text (so '聊城' picks the choice labelled '山东聊城' whose value is 聊城)."""
+    the text (so '聊城' picks the choice labelled '山东聊城' whose value is 聊城), or an everyday
+    word of the shared vocabulary for the label or value ('饭馆' → 住宿餐饮, knowledge/vocabulary.py)."""
     t = clean(text)
     m = re.fullmatch(r"第?([0-9]+|[一二三四五六七八九十]+)(?:个|项|条)?", t)
     if m and digits:
@@ -277,7 +279,8 @@ def match_choice(text: str, choices: list[dict], digits: bool = True) -> dict | 
     low = t.lower()
     for choice in choices:
         value = choice.get("value")
-        words = [choice["label"], *choice.get("aliases", []), *([value] if isinstance(value, str) else [])]
+        words = [choice["label"], *choice.get("aliases", []), *([value] if isinstance(value, str) else []),
+                 *everyday_words(choice["label"]), *(everyday_words(value) if isinstance(value, str) else ())]
         for word in words:
             w = str(word).lower()
             if w and w in low and len(w) > best_len:

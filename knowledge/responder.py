@@ -25,6 +25,7 @@ from knowledge.topics import hints_for
 from knowledge.types import Answer, Choice
 
 MAX_DENSE = 100  # characters the dense model reads: its cost grows with length
+MAX_DENSE_PART = 60
 MAX_CHOICES = 2
 MAX_OVERVIEW = 9  # one digit each
 PART_QUOTE = 160
@@ -65,9 +66,9 @@ def retrieve(kb, text: str, region: str | None, context: str = "", k: int = 8):
     if not query.concepts:
         return query, [], ctx
     dense = text + ("（" + "，".join(query.expansions) + "）" if query.expansions else "")
-    if context:
-        dense += "｜" + context
-    hits = index.search(query, ctx, k=k, dense_text=dense[:MAX_DENSE])
+    # a part is read by the dense model alone: its cost grows with length, and the rest of the
+    # message reaches the ranker through the lexical weights above
+    hits = index.search(query, ctx, k=k, dense_text=dense[:MAX_DENSE_PART if context else MAX_DENSE])
     return query, hits, ctx
 
 

@@ -35,7 +35,15 @@ class Topic:
 @lru_cache
 def load_topics(path: str | None = None) -> tuple[Topic, ...]:
     data = yaml.safe_load(Path(path or TOPICS_FILE).read_text(encoding="utf-8")) or {}
-    return tuple(Topic(name, spec.get("hint") or "", tuple(spec.get("always", [])), tuple(spec.get("who", [])),
+    from knowledge.vocabulary import everyday_words
+
+    def always(spec: dict) -> tuple[str, ...]:
+        words = list(spec.get("always", []))
+        for concept in spec.get("concepts", []):
+            words += [concept, *everyday_words(concept)]
+        return tuple(dict.fromkeys(words))
+
+    return tuple(Topic(name, spec.get("hint") or "", always(spec), tuple(spec.get("who", [])),
                        tuple(spec.get("what", [])), tuple(spec.get("unless", [])))
                  for name, spec in data.items())
 
