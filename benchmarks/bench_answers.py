@@ -23,7 +23,7 @@ It is scored with the product's own rule, knowledge.evaluation.is_right, on a
 knowledge.types.Answer built from that window.
 
 The product: knowledge.service.KnowledgeBase built as bot/cli.py's _kb() does it (settings from
-bot.settings.get_settings, init_db, ensure_indexed) in a throw-away POLICYBOT_DATA_DIR, warmed with
+core.config.get_settings, init_db, ensure_indexed) in a throw-away POLICYBOT_DATA_DIR, warmed with
 one question, scored with knowledge.evaluation.run_eval.
 
 hit@1 / hit@3: whether a passage from a gold file that contains every `must` string is among the
@@ -286,7 +286,7 @@ def main(argv: list[str]) -> int:
         s.refuse = read_jsonl(s.refuse_path) if s.refuse_path else []
 
     work = Path(tempfile.mkdtemp(prefix="pb-bench-answers-"))
-    os.environ["POLICYBOT_DATA_DIR"] = str(work / "data")  # before bot.settings is imported
+    os.environ["POLICYBOT_DATA_DIR"] = str(work / "data")  # before core.config is imported
     os.environ["ANONYMIZED_TELEMETRY"] = "False"
     kb = None
     try:

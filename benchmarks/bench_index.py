@@ -94,7 +94,7 @@ def percentile(xs: list[float], p: float) -> float:
 
 
 def run_scenario(name: str, notices: int, embedder: str) -> dict:
-    from bot.settings import Settings
+    from core.config import Settings
     from knowledge.service import KnowledgeBase
     from storage.db import init_db
 

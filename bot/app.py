@@ -10,7 +10,7 @@ from bot import logsafe
 from bot.console.auth import bootstrap_admin
 from bot.wechat import push_retry
 from bot.routing import load_routing
-from bot.settings import Settings, get_settings
+from core.config import Settings, get_settings
 from knowledge.service import KnowledgeBase
 from storage.db import init_db
 

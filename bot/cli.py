@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from bot.settings import get_settings
+from core.config import get_settings
 
 app = typer.Typer(help="技能政策助手 policybot", no_args_is_help=True, add_completion=False)
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 
 from bot import choices
-from bot.settings import Settings
+from core.config import Settings
 from bot.turn import Inbound, Turn
 from knowledge.regions import resolve_place, within
 from knowledge.types import Answer, Source

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.settings import Settings
+from core.config import Settings
 from storage.db import session_scope
 from storage.models import Evidence, Ticket
 

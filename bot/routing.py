@@ -16,7 +16,7 @@ from typing import Optional
 
 import yaml
 
-from bot.settings import Settings
+from core.config import Settings
 from knowledge.regions import resolve_place, within
 
 log = logging.getLogger("policybot.routing")

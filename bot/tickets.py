@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from typing import Optional
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, select
 
 from bot.routing import load_routing
+from core import clock
+from core.clock import CHINA
 from forms.parsers import mask_mobile
 from knowledge.textutil import cn_date
-from bot.settings import Settings
+from core.config import Settings
 from storage.db import session_scope
 from storage.models import Evidence, Rating, Ticket, TicketEvent, utcnow
 
@@ -35,7 +37,6 @@ RATING_WINDOW = timedelta(days=7)
 PUBLIC_TEXT_MAX = 500  # characters: with its header a reply stays within one 2048-byte message
 NOTE_MAX = 2000
 
-CHINA = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,7 @@ class TicketError(Exception):
 # ---------------------------------------------------------------- dates
 
 def local_today(settings: Settings) -> date:
-    if settings.today:
-        return date.fromisoformat(settings.today)
-    return datetime.now(CHINA).date()
+    return clock.today(settings)
 
 
 def holidays(settings: Settings) -> set[date]:

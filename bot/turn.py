@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 
 from sqlmodel import Session
 
-from bot.settings import Settings
+from core.config import Settings
 from storage.models import Follower
 
 if TYPE_CHECKING:

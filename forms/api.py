@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from core import clock
 from forms import checks
 
 router = APIRouter()
@@ -28,11 +29,7 @@ def _error(field: str, message: str, status: int = 422) -> JSONResponse:
 
 
 def _today(request: Request) -> date:
-    fixed = getattr(request.app.state.settings, "today", None)
-    try:
-        return date.fromisoformat(fixed) if fixed else date.today()
-    except ValueError:
-        return date.today()
+    return clock.today(request.app.state.settings)
 
 
 @router.post("/api/check/{form}")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import yaml
 
+from core import clock
 from forms import parsers
 from forms.conditions import holds
 from forms.parsers import Context, Invalid, Parsed, clean, has_question_word, looks_like_question
@@ -151,13 +152,7 @@ def match_trigger(text_or_event_key: str | None) -> str | None:
 # ------------------------------------------------------------------ state helpers
 
 def today_for(turn: "Turn") -> date:
-    fixed = getattr(turn.settings, "today", None)
-    if fixed:
-        try:
-            return date.fromisoformat(fixed)
-        except ValueError:
-            pass
-    return date.today()
+    return clock.today(turn.settings)
 
 
 def _slot(form: dict, name: str) -> dict | None:

@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from core import clock
+
 import yaml
 
 from forms import regions
@@ -80,7 +82,7 @@ def evaluate(ruleset: str, facts: dict[str, Any], kb=None, labels: dict[str, str
     """Run the rule set over the facts. `labels` are how answers are shown ('2021年3月');
     `extra` are computed values the texts may use and that go into the public result."""
     data = load(ruleset)
-    today = today or date.today()
+    today = today or clock.china_today()
     facts = {**facts, "today": today.isoformat()}
     region = facts.get("region")
     texts = _Labels({**(extra or {}), **facts})  # the answer as given wins over derived figures
@@ -125,7 +127,7 @@ def source_for_clause(notice_key: str, quote: str, kb=None, today: date | None =
                 found = kb.source_for_file(meta["file"], quote)
         except Exception:  # a citation must never break a verdict
             log.exception("knowledge base could not cite %s", notice_key)
-    today = today or date.today()
+    today = today or clock.china_today()
     fallback_expired = bool(meta.get("valid_until")) and today > date.fromisoformat(meta["valid_until"])
     base = {
         "file": meta["file"], "title": meta["title"], "doc_number": meta.get("doc_number"),

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from bot.settings import Settings
+from core import clock
+from core.config import Settings
 from knowledge import answer as answering
 from knowledge import responder
 from knowledge.embeddings import make_embedder
@@ -204,7 +205,7 @@ class KnowledgeBase:
         return index
 
     def today(self) -> date:
-        return date.fromisoformat(self.settings.today) if self.settings.today else date.today()
+        return clock.today(self.settings)
 
     def _user_region(self, user: str | None) -> str | None:
         if not user:

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from bot.settings import Settings
+from core.config import Settings
 
 _engines: dict[str, Engine] = {}
 

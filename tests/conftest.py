@@ -68,7 +68,7 @@ def fresh_database_url(config: pytest.Config) -> str | None:
 def database_settings(config: pytest.Config, data_dir: Path, **fields):
     """`Settings` on a fresh database of the run's backend with its tables created, for tests that
     call the code in-process (a real session per message, as the router does)."""
-    from bot.settings import Settings
+    from core.config import Settings
     from storage.db import init_db
 
     settings = Settings(data_dir=data_dir, database_url=fresh_database_url(config), **fields)

@@ -8,7 +8,7 @@ import uuid
 import httpx
 
 from bot import tickets
-from bot.settings import Settings
+from core.config import Settings
 from storage.db import session_scope
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, LiveServer
 

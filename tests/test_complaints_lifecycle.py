@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot import tickets
 from bot.routing import Routing, load_routing
-from bot.settings import Settings
+from core.config import Settings
 from storage.db import session_scope
 from storage.models import Evidence, Rating, Ticket, TicketEvent
 from tests.conftest import database_settings

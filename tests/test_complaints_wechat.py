@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from bot import tickets
 from bot.routing import load_routing
-from bot.settings import Settings
+from core.config import Settings
 from storage.db import session_scope
 from storage.models import Evidence, Rating, Ticket
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, TEST_AES_KEY, TEST_APPID, TEST_SECRET, TEST_TOKEN

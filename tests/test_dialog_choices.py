@@ -12,7 +12,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot import dialog
-from bot.settings import Settings
+from core.config import Settings
 from bot.tickets import CLOSED
 from bot.turn import Inbound
 from knowledge.types import Answer, Choice, Source

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import dialog
-from bot.settings import Settings
+from core.config import Settings
 from bot.turn import Inbound
 from knowledge.types import Answer, Source
 from storage.db import init_db, session_scope

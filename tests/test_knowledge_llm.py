@@ -7,7 +7,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from bot.settings import Settings
+from core.config import Settings
 from tests.conftest import database_settings, knowledge_base
 
 QUESTION = "以工代训补贴每人每月多少钱？"

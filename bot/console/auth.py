@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.settings import Settings
+from core.config import Settings
 from storage.db import session_scope
 from storage.models import StaffSession, StaffUser, utcnow
 

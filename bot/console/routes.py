@@ -29,7 +29,7 @@ from bot import tickets
 from bot.console import auth
 from bot.evidence import fetch_missing
 from bot.routing import load_routing
-from bot.settings import Settings
+from core.config import Settings
 from storage.db import session_scope
 from storage.models import Evidence, Rating, RevealLog, StaffUser, Ticket, TicketEvent, utcnow
 

@@ -26,7 +26,7 @@ from wechatpy.client import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session import SessionStorage
 
-from bot.settings import Settings
+from core.config import Settings
 from storage.db import session_scope
 from storage.models import KeyValue, utcnow
 

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import dialog
 from bot.logsafe import mask_openid
-from bot.settings import Settings
+from core.config import Settings
 from bot.turn import Inbound
 from bot.wechat import push
 from storage.db import session_scope

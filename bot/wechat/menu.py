@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.settings import Settings
+from core.config import Settings
 
 REPO_MENU = Path(__file__).resolve().parents[2] / "deploy" / "wechat-menu.json"
 

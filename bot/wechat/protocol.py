@@ -20,7 +20,7 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from bot.settings import Settings
+from core.config import Settings
 from bot.turn import Inbound
 from bot.wechat.client import get_or_create_value
 

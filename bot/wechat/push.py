@@ -20,7 +20,7 @@ from sqlmodel import select
 from wechatpy.exceptions import WeChatClientException
 
 from bot.logsafe import mask_openid
-from bot.settings import Settings
+from core.config import Settings
 from bot.wechat import client as wx
 from storage.db import session_scope
 from storage.models import Follower, PendingPush, utcnow

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from typing import Optional
 
-from bot.settings import Settings
+from core.config import Settings
 from bot.wechat import client as wx
 from bot.wechat import push
 

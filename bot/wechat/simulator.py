@@ -14,7 +14,7 @@ import httpx
 import xmltodict
 from wechatpy.utils import WeChatSigner
 
-from bot.settings import Settings
+from core.config import Settings
 from bot.wechat import protocol, push
 
 ACCOUNT = "gh_policybot_sim"

@@ -6,6 +6,7 @@ documented variable names.
 """
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,7 +40,7 @@ class Settings(BaseSettings):
     )
     embedding_base_url: str | None = Field(None, validation_alias=_env("EMBEDDING_BASE_URL", "embedding_base_url"))
     embedding_api_key: str | None = Field(None, validation_alias=_env("EMBEDDING_API_KEY", "embedding_api_key"))
-    today: str | None = Field(
+    today: date | None = Field(
         None, validation_alias=_env("POLICYBOT_TODAY", "today"),
         description="YYYY-MM-DD; fixes 'today' for expiry checks (tests, replays)",
     )
