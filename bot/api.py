@@ -44,10 +44,23 @@ def _kb_ready(request: Request):
     return kb
 
 
+def _follower_region(settings, user: str | None) -> str | None:
+    """The region a follower set in chat (“我在聊城”), for an /api/ask that names the follower."""
+    if not user:
+        return None
+    from storage.db import session_scope
+    from storage.models import Follower
+
+    with session_scope(settings) as session:
+        follower = session.get(Follower, user)
+        return follower.region if follower else None
+
+
 @router.post("/api/ask", response_model=Answer)
 async def ask(body: AskRequest, request: Request) -> Answer:
     kb = _kb_ready(request)
-    return await run_in_threadpool(kb.ask, body.question, body.region, body.user)
+    region = body.region or await run_in_threadpool(_follower_region, request.app.state.settings, body.user)
+    return await run_in_threadpool(kb.ask, body.question, region)
 
 
 @router.get("/api/notices")

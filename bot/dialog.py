@@ -322,7 +322,7 @@ def format_answer(ans: Answer, region: Optional[str]) -> str:
 
 def answer_question(turn: Turn, question: str) -> str:
     try:
-        ans = turn.kb.ask(question, region=turn.follower.region, user=turn.follower.openid)
+        ans = turn.kb.ask(question, region=turn.follower.region)
     except Exception:
         log.exception("kb.ask failed")
         return "抱歉，查询政策时出了点问题，请稍后再试。"

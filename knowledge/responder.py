@@ -237,11 +237,10 @@ def _outline(index, notice_id: int, limit: int = 8) -> list[str]:
     return out
 
 
-def ask(kb, question: str, region: str | None = None, user: str | None = None) -> Answer:
+def ask(kb, question: str, region: str | None = None) -> Answer:
     question = normalise_question(question or "")
     if not squash(question):
         return answering.refusal()
-    region = region or kb._user_region(user)
     place = asker_place(question, region)
     names = [part for _pos, r in find_regions(question) for part in (r.province, r.city, r.county) if part]
     if is_overview(question, names):

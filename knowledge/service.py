@@ -207,15 +207,6 @@ class KnowledgeBase:
     def today(self) -> date:
         return clock.today(self.settings)
 
-    def _user_region(self, user: str | None) -> str | None:
-        if not user:
-            return None
-        from storage.models import Follower
-
-        with session_scope(self.settings) as session:
-            follower = session.get(Follower, user)
-            return follower.region if follower else None
-
     def retrieve(self, question: str, region: str | None = None, k: int = 8):
         """(query, hits best first): the ranked clauses for a question (benchmarks, tests)."""
         query, hits, _ctx = responder.retrieve(self, normalise_question(question or ""), region, k=k)
@@ -229,8 +220,9 @@ class KnowledgeBase:
                 counts[n.region] = counts.get(n.region, 0) + 1
         return sorted(counts, key=lambda r: (-counts[r], r))
 
-    def ask(self, question: str, region: str | None = None, user: str | None = None) -> Answer:
-        return responder.ask(self, question, region, user)
+    def ask(self, question: str, region: str | None = None) -> Answer:
+        """`region`: the asker's place (the follower's stored region is the channel's to give)."""
+        return responder.ask(self, question, region)
 
     # ------------------------------------------------------------------ citations
     def notices(self) -> list[dict]:

@@ -43,7 +43,7 @@ class ScriptedKB:
         self.answers = answers
         self.asked: list[str] = []
 
-    def ask(self, question, region=None, user=None):
+    def ask(self, question, region=None):
         self.asked.append(question)
         return self.answers[question]
 
