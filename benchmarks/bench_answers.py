@@ -22,7 +22,7 @@ The anchor (deliberately plain, nothing tuned to this corpus or these questions)
 It is scored with the product's own rule, knowledge.evaluation.is_right, on a
 knowledge.types.Answer built from that window.
 
-The product: knowledge.service.KnowledgeBase built as bot/cli.py's _kb() does it (settings from
+The product: knowledge.service.KnowledgeBase.opened(settings) (as the CLI builds it: settings from
 core.config.get_settings, init_db, ensure_indexed) in a throw-away POLICYBOT_DATA_DIR, warmed with
 one question, scored with knowledge.evaluation.run_eval.
 
@@ -209,9 +209,10 @@ def run_anchor(anchor: Anchor, qs: QuestionSet):
 # ---------------------------------------------------------------------------- the product
 def make_product():
     """KnowledgeBase as the CLI builds it (the env is set by main() beforehand)."""
-    from bot.cli import _kb
+    from core.config import get_settings
+    from knowledge.service import KnowledgeBase
 
-    kb = _kb()
+    kb = KnowledgeBase.opened(get_settings())
     kb.wait_for_vectors(timeout=120)
     kb.ask("预热")  # load the models before timing
     return kb, kb.settings

@@ -14,14 +14,8 @@ app = typer.Typer(help="技能政策助手 policybot", no_args_is_help=True, add
 
 def _kb():
     from knowledge.service import KnowledgeBase
-    from storage.db import init_db
 
-    settings = get_settings()
-    settings.ensure_dirs()
-    init_db(settings)
-    kb = KnowledgeBase(settings)
-    kb.ensure_indexed()
-    return kb
+    return KnowledgeBase.opened(get_settings())
 
 
 @app.command()

@@ -57,6 +57,18 @@ class KnowledgeBase:
         self._fill_again = False
 
     # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def opened(cls, settings: Settings) -> "KnowledgeBase":
+        """A knowledge base with its tables created and its corpus indexed, for one-shot
+        commands (CLI, training, benchmarks); the server uses start() instead."""
+        from storage.db import init_db
+
+        settings.ensure_dirs()
+        init_db(settings)
+        kb = cls(settings)
+        kb.ensure_indexed()
+        return kb
+
     def start(self) -> None:
         """Called on app start: index in the background; `ready` turns true when done."""
         self._thread = threading.Thread(target=self._startup, name="kb-startup", daemon=True)

@@ -227,9 +227,10 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("POLICYBOT_DATA_DIR", tempfile.mkdtemp(prefix="policybot-train-"))
-    from bot.cli import _kb
+    from core.config import get_settings
+    from knowledge.service import KnowledgeBase
 
-    kb = _kb()
+    kb = KnowledgeBase.opened(get_settings())
     qa, refuse = load_sets(args.sets)
     rows, units = collect(kb, qa, refuse)
     unreachable = sum(1 for r in rows if r[3] and not r[1].any())
