@@ -2,7 +2,6 @@
 
     python benchmarks/bench_answers.py                                   # the default dev set
     python benchmarks/bench_answers.py --set QA.jsonl[:REFUSE.jsonl] [--set QA2.jsonl[:R2.jsonl] ...]
-    python benchmarks/bench_answers.py QA.jsonl [--refuse R.jsonl] [QA2.jsonl --refuse R2.jsonl ...]
     add -v to list the questions the anchor and the product score differently
 
 Why it exists: `policybot eval` says how often the product is right, but not whether its
@@ -36,7 +35,6 @@ Speed figures are printed, never asserted: the script always exits 0 once it has
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -75,49 +73,23 @@ def _path(text: str) -> Path:
 
 
 def parse_args(argv: list[str]) -> tuple[list[QuestionSet], bool]:
-    sets: list[QuestionSet] = []
-    verbose = False
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in ("-h", "--help"):
-            print(USAGE)
-            sys.exit(0)
-        if arg in ("-v", "--verbose"):
-            verbose = True
-        elif arg == "--set" or arg.startswith("--set="):
-            if arg == "--set":
-                i += 1
-                if i >= len(argv):
-                    sys.exit("--set needs QA.jsonl[:REFUSE.jsonl]")
-                spec = argv[i]
-            else:
-                spec = arg.split("=", 1)[1]
-            qa, sep, refuse = spec.rpartition(":") if ":" in spec else (spec, "", "")
-            sets.append(QuestionSet(_path(qa), _path(refuse) if refuse else None))
-        elif arg == "--refuse" or arg.startswith("--refuse="):
-            if arg == "--refuse":
-                i += 1
-                if i >= len(argv):
-                    sys.exit("--refuse needs a file")
-                value = argv[i]
-            else:
-                value = arg.split("=", 1)[1]
-            if not sets or sets[-1].refuse_path is not None:
-                sys.exit("--refuse must follow the QA file it belongs to (or use --set QA.jsonl:REFUSE.jsonl)")
-            sets[-1].refuse_path = _path(value)
-        elif arg.startswith("-"):
-            sys.exit(f"unknown option {arg}\n{USAGE}")
-        else:
-            sets.append(QuestionSet(_path(arg)))
-        i += 1
-    if not sets:
-        sets.append(QuestionSet(*DEFAULT_SET))
+    import argparse
+
+    ap = argparse.ArgumentParser(description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--set", action="append", default=[], metavar="QA.jsonl[:REFUSE.jsonl]",
+                    help="a question set and, after a colon, its refusal set (repeatable)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list the questions only one side gets right")
+    args = ap.parse_args(argv)
+    sets = []
+    for spec in args.set:
+        qa, _sep, refuse = spec.partition(":")
+        sets.append(QuestionSet(_path(qa), _path(refuse) if refuse else None))
+    sets = sets or [QuestionSet(*DEFAULT_SET)]
     for s in sets:
         for p in (s.qa_path, s.refuse_path):
             if p is not None and not p.exists():
                 sys.exit(f"no such question file: {p}")
-    return sets, verbose
+    return sets, args.verbose
 
 
 # ---------------------------------------------------------------------------- the anchor
