@@ -84,10 +84,6 @@ class Hit:
     logit: float = 0.0  # the listwise scorer's output (orders the candidates)
     sentence_scores: list[tuple[str, float]] | None = None
 
-    @property
-    def best_sentence_coverage(self) -> float:
-        return max((sc for _s, sc in self.sentence_scores or []), default=0.0)
-
 
 def char_grams(text: str) -> list[str]:
     t = [c for c in squash(text).lower() if _CHAR_OK.match(c)]

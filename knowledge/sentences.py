@@ -21,6 +21,7 @@ from knowledge.textutil import sentences, sha1, squash
 
 _NO_TOKENS: frozenset[str] = frozenset()
 WHOLE = 120  # a clause this short (or a table row) is one unit
+SENTENCE_POOL = 200  # best sentences looked at per question
 
 
 def units_of(kind: str, text: str) -> list[str]:
@@ -87,9 +88,10 @@ class SentenceIndex:
         sims = self.matrix @ qv.astype(np.float32)
         sims[~self.has] = -1.0
         best: dict[int, tuple[float, int]] = {}
-        # units are stored chunk by chunk: the maximum of each run
+        # the best sentences of the corpus, and the clause each belongs to (a clause whose best
+        # sentence is not among them falls back to its chunk vector's similarity)
         order = np.argsort(-sims)
-        for j in order[: max(200, 4 * 30)]:
+        for j in order[:SENTENCE_POOL]:
             pos = int(self.owner[j])
             if pos not in best and self.has[j]:
                 best[pos] = (float(sims[j]), int(j))
