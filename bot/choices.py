@@ -13,7 +13,7 @@ import re
 from datetime import timedelta
 from typing import Optional, Union
 
-from bot.turn import Turn
+from core.turn import Turn
 from knowledge.types import Answer, Choice
 from storage.models import KeyValue, utcnow
 

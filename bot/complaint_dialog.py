@@ -14,7 +14,7 @@ from sqlalchemy import event
 from bot import tickets
 from bot.evidence import fetch_in_background
 from bot.routing import load_routing
-from bot.turn import Turn
+from core.turn import Turn
 from forms.parsers import MOBILE
 
 def file_from_form(values: dict, turn: Turn) -> str:

@@ -29,7 +29,7 @@ from sqlmodel import select
 
 from bot import choices
 from core.config import Settings
-from bot.turn import Inbound, Turn
+from core.turn import Inbound, Turn
 from knowledge.regions import resolve_place, within
 from knowledge.types import Answer, Source
 from storage.db import session_scope

@@ -12,7 +12,7 @@ from forms.engine import today_for, action, filled
 from forms.rules import cite, source_for_clause
 
 if TYPE_CHECKING:
-    from bot.turn import Turn
+    from core.turn import Turn
 
 
 @action("eligibility_check")

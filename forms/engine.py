@@ -34,7 +34,7 @@ from forms.parsers import Context, Invalid, Parsed, clean, has_question_word, lo
 from storage.models import utcnow
 
 if TYPE_CHECKING:
-    from bot.turn import Turn
+    from core.turn import Turn
 
 log = logging.getLogger("policybot.forms")
 

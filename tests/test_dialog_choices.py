@@ -14,7 +14,7 @@ import pytest
 from bot import dialog
 from core.config import Settings
 from bot.tickets import CLOSED
-from bot.turn import Inbound
+from core.turn import Inbound
 from knowledge.types import Answer, Choice, Source
 from storage import db
 from storage.models import KeyValue, Ticket, utcnow

@@ -6,7 +6,7 @@ import pytest
 
 from bot import dialog
 from core.config import Settings
-from bot.turn import Inbound
+from core.turn import Inbound
 from knowledge.types import Answer, Source
 from storage.db import init_db, session_scope
 from storage.models import Follower

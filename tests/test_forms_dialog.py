@@ -1,5 +1,5 @@
 """The forms engine in conversation: real database sessions (one per message, as the router
-does), a real knowledge base, `bot.turn.Turn` objects. Covers varied typed answers, invalid
+does), a real knowledge base, `core.turn.Turn` objects. Covers varied typed answers, invalid
 answers and the three-miss offer, 取消, 上一步, a side question, summary-and-correct, a restart
 (new engine, new session) and the 24-hour expiry; and every rule reached through a chat."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from bot.turn import Inbound, Turn
+from core.turn import Inbound, Turn
 from forms import checks, engine
 from storage import db
 from storage.models import Follower, utcnow

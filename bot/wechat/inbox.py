@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import dialog
 from bot.logsafe import mask_openid
 from core.config import Settings
-from bot.turn import Inbound
+from core.turn import Inbound
 from bot.wechat import push
 from storage.db import session_scope
 from storage.models import ProcessedMessage, utcnow

@@ -21,7 +21,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from core.config import Settings
-from bot.turn import Inbound
+from core.turn import Inbound
 from bot.wechat.client import get_or_create_value
 
 SIMULATOR_TOKEN_KEY = "simulator:token"

@@ -1,5 +1,7 @@
 """One turn of a conversation, as the dialog router hands it to a handler or a form.
 
+Why in core: the forms and the channel both speak it, and the forms must not import the bot.
+
 The WeChat layer turns a parsed wechatpy message into an `Inbound`; the router loads the
 `Follower` row and builds a `Turn`. Handlers return reply text; the router pages long text
 ('更多') and saves the follower when the turn ends, in the same transaction.
@@ -8,15 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Optional
 
 from sqlmodel import Session
 
 from core.config import Settings
-from storage.models import Follower
-
-if TYPE_CHECKING:
-    from knowledge.service import KnowledgeBase
 
 
 @dataclass
@@ -35,7 +33,7 @@ class Inbound:
 @dataclass
 class Turn:
     inbound: Inbound
-    follower: Follower
+    follower: Any  # storage.models.Follower: the row the router loaded (and saves) for this turn
     session: Session
     settings: Settings
-    kb: "KnowledgeBase"
+    kb: Any  # knowledge.service.KnowledgeBase (core names no layer above it)
