@@ -28,6 +28,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 
 from bot import choices
+from forms import engine as forms_engine
 from core.config import Settings
 from core.turn import Inbound, Turn
 from knowledge.regions import resolve_place, within
@@ -92,28 +93,13 @@ def qa_howto_text() -> str:
             + "\n\n先发“我在聊城”这样的消息设置地区，回答会更准确。")
 
 
-# ---------------------------------------------------------------- forms (guarded)
-
-def forms_engine():
-    """The forms engine module, or None while it does not exist (or fails to import)."""
-    try:
-        return importlib.import_module("forms.engine")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("forms.engine", "forms"):
-            log.exception("forms.engine failed to import")
-        return None
-    except Exception:
-        log.exception("forms.engine failed to import")
-        return None
-
+# ---------------------------------------------------------------- forms
 
 def _form_call(turn: Turn, fn_name: str, *args) -> Optional[str]:
-    engine = forms_engine()
-    fn = getattr(engine, fn_name, None) if engine else None
-    if fn is None:
-        return None
+    """A forms-engine call; a form that fails at run time ends, the follower is told so, and the
+    traceback is logged (an engine that fails to import fails the start, not every message)."""
     try:
-        return fn(*args)
+        return getattr(forms_engine, fn_name)(*args)
     except Exception:
         log.exception("forms.engine.%s failed", fn_name)
         turn.follower.form_state = {}
@@ -121,12 +107,8 @@ def _form_call(turn: Turn, fn_name: str, *args) -> Optional[str]:
 
 
 def match_form(turn: Turn, text_or_key: str) -> Optional[str]:
-    engine = forms_engine()
-    fn = getattr(engine, "match_trigger", None) if engine else None
-    if fn is None:
-        return None
     try:
-        return fn(text_or_key)
+        return forms_engine.match_trigger(text_or_key)
     except Exception:
         log.exception("forms.engine.match_trigger failed")
         return None

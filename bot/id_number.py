@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-ID_PATTERN = r"(?P<id>\d{17}[\dXx])"
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 

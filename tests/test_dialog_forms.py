@@ -10,7 +10,6 @@ from sqlalchemy import text as sql
 from tests.wechat_util import WECHAT_ENV, event_xml, message_xml, new_openid, server_engine
 
 pytestmark = pytest.mark.db
-pytest.importorskip("forms.engine")
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from storage.models import Follower, PendingPush, utcnow
 log = logging.getLogger("policybot.wechat")
 
 OUTSIDE_WINDOW = 45015
-QUOTA = 45047
 CLAIM_TIMEOUT = timedelta(seconds=60)
 
 
