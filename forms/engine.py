@@ -17,6 +17,7 @@ every change and the router commits, so a restart or a second worker picks up wh
 from __future__ import annotations
 
 import copy
+import threading
 import importlib
 import logging
 import re
@@ -72,6 +73,7 @@ ActionFn = Callable[[dict, "Turn"], str]
 FORMS: dict[str, dict] = {}
 ACTIONS: dict[str, ActionFn] = {}
 _loaded = False
+_load_lock = threading.RLock()  # a form file may ask for the registry while it loads
 
 
 def action(name: str):
@@ -103,13 +105,18 @@ def register_form_file(path: Path | str) -> dict:
 
 
 def _ensure_loaded() -> None:
+    """Register the shipped forms once; a message arriving meanwhile waits for all of them (a
+    flag set before loading let early messages find no triggers)."""
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    from forms import actions  # noqa: F401  (registers the eligibility and guide actions)
-    for path in sorted(DEFS_DIR.glob("*.yaml")):
-        register_form_file(path)
+    with _load_lock:
+        if _loaded:
+            return
+        from forms import actions  # noqa: F401  (registers the eligibility and guide actions)
+        for path in sorted(DEFS_DIR.glob("*.yaml")):
+            register_form_file(path)
+        _loaded = True
 
 
 def forms() -> dict[str, dict]:
