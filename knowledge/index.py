@@ -24,7 +24,7 @@ from knowledge import ranker as ranking
 from knowledge.embeddings import Embedder
 from knowledge.lexical import BM25, Query, coverage, rarest_missed
 from knowledge.qtypes import QType, type_match
-from knowledge.scope import nearest
+from knowledge.scope import Scope, nearest
 from knowledge.sentences import SentenceIndex
 from knowledge.textutil import squash
 from knowledge.vectors import VectorStore
@@ -72,6 +72,7 @@ class SearchContext:
     asker_place: bool = False
     query_vector: np.ndarray | None = None  # set by the search
     top_sentence_sim: float = 0.0  # set by the search: the closest sentence of any clause
+    nearest_scope: tuple[Scope | None, float] = (None, 0.0)  # set by the search (knowledge/scope.py)
 
 
 @dataclass
@@ -79,7 +80,6 @@ class Hit:
     chunk: ChunkInfo
     notice: NoticeInfo
     score: float  # the ranker's probability that this clause answers
-    coverage: float
     features: dict[str, float] = field(default_factory=dict)
     logit: float = 0.0  # the listwise scorer's output (orders the candidates)
     sentence_scores: list[tuple[str, float]] | None = None
@@ -140,7 +140,7 @@ class HybridIndex:
         notices = {n.id: NoticeInfo(n.id, n.file, n.seq, n.title, n.doc_number, n.issuer, n.date, n.region,
                                     n.valid_until)
                    for n in session.exec(select(Notice))}
-        chunks, docs, grams = [], [], []
+        chunks, docs, grams, contexts = [], [], [], []
         for c in session.exec(select(Chunk).order_by(Chunk.id)):
             toks = c.tokens.split()
             docs.append(toks)
@@ -150,9 +150,7 @@ class HybridIndex:
                                        ) + c.heading_path + c.text).lower()
             chunks.append(ChunkInfo(c.id, c.notice_id, c.kind, c.heading_path, c.text, c.valid_until,
                                     frozenset(toks), haystack, has_vector=bool(c.text_hash)))
-        contexts = []
-        for c in chunks:
-            n = notices.get(c.notice_id)
+            # what a sentence of this clause is read with: its notice and its headings
             contexts.append(squash(" ".join(x or "" for x in ((n.title, n.issuer, n.region) if n else ()))
                                    + c.heading_path).lower())
         sents = SentenceIndex.build(session, self.embedder, chunks, contexts)
@@ -207,7 +205,9 @@ class HybridIndex:
         years = set(_YEAR.findall(ctx.question))
         oov_words = _unknown_share(st.bm25, {t: 1.0 for t, w in query.weights.items() if w >= 1.0})
         oov_chars = _unknown_share(st.chars, char_weights, idf=False)
-        neighbour = (nearest(self.embedder, qv)[1] - top_sent) if qv is not None and top_sent > 0 else 0.0
+        if qv is not None:
+            ctx.nearest_scope = nearest(self.embedder, qv)
+        neighbour = ctx.nearest_scope[1] - top_sent if qv is not None and top_sent > 0 else 0.0
         unknown = float(sum(1 for t, w in query.weights.items() if w >= 1.0 and t not in st.bm25.postings))
         model = ranking.load()
         hits, rows = [], []
@@ -216,6 +216,7 @@ class HybridIndex:
             n = st.notices[c.notice_id]
             s_sim = sent_best.get(i, (dense_sim.get(i, 0.0), -1))[0]
             sentence_scores = st.sentences.coverages(i, query, st.bm25)
+            typed = type_match(ctx.types, c.text)
             f = {
                 "lex_rel": float(lex[i]) / lex_max, "lex_abs": lex_abs * float(lex[i]) / lex_max,
                 "lex_rr": 1.0 / (1 + lex_rank[i]) if i in lex_rank else 0.0,
@@ -228,8 +229,8 @@ class HybridIndex:
                 "coverage": coverage(query, c.tokens, st.bm25, c.haystack),
                 "sent_coverage": max((sc for _s, sc in sentence_scores), default=0.0),
                 "heading": coverage(query, frozenset(), st.bm25, squash(n.title + c.heading_path).lower()),
-                "type_match": type_match(ctx.types, c.text),
-                "type_miss": float(bool(ctx.types) and type_match(ctx.types, c.text) == 0.0),
+                "type_match": typed,
+                "type_miss": float(bool(ctx.types) and typed == 0.0),
                 "region": ctx.region_fit.get(c.notice_id, 0.0),
                 "region_other": float(ctx.asker_place and ctx.region_fit.get(c.notice_id, 0.0) == 0.0),
                 "year": (1.0 if any(y in c.haystack or (n.date and str(n.date.year) == y) for y in years)
@@ -244,7 +245,7 @@ class HybridIndex:
                                     for hay in st.sentences.haystacks(i)), default=1.0),
                 "unknown_count": min(unknown, 4.0), "neighbour": neighbour,
             }
-            hits.append(Hit(c, n, 0.0, f["coverage"], f, sentence_scores=sentence_scores))
+            hits.append(Hit(c, n, 0.0, f, sentence_scores=sentence_scores))
             rows.append([f[name] for name in ranking.FEATURES])
         feats = [h.features for h in hits]
         logits = model.logits(np.array(rows, dtype=np.float64)) if model is not None else ranking.fallback_logits(feats)

@@ -19,7 +19,7 @@ from knowledge.normalise import normalise_question
 from knowledge.qtypes import asked_types
 from knowledge.questions import is_overview, split_parts
 from knowledge.regions import COVERS, covered_by, find_regions, infer_region, place_name, region_matches
-from knowledge.scope import neighbouring
+from knowledge.scope import MARGIN as SCOPE_MARGIN
 from knowledge.textutil import cn_date, squash
 from knowledge.topics import hints_for
 from knowledge.types import Answer, Choice
@@ -88,8 +88,8 @@ def region_lead(kb, place: tuple[str, str] | None, primary_region: str | None) -
 def refuse(kb, place: tuple[str, str] | None, ctx: SearchContext | None = None) -> Answer:
     tail = []
     if ctx is not None:
-        scope = neighbouring(kb._components().embedder, ctx.query_vector, ctx.top_sentence_sim)
-        if scope is not None and scope.hint:
+        scope, sim = ctx.nearest_scope  # the described neighbouring service nearest the question
+        if scope is not None and scope.hint and sim > ctx.top_sentence_sim + SCOPE_MARGIN:
             tail.append(scope.hint)
     if place is None or covered_by(place[0], kb.covered_regions()):
         return answering.refusal(tail=tail)

@@ -65,9 +65,3 @@ def nearest(embedder, query_vector: np.ndarray | None) -> tuple[Scope | None, fl
     sims = vectors @ query_vector
     j = int(np.argmax(sims))
     return scopes[int(owners[j])], float(sims[j])
-
-
-def neighbouring(embedder, query_vector: np.ndarray | None, best_clause_sim: float) -> Scope | None:
-    """The described scope nearest the question, when it is nearer than the best clause."""
-    scope, sim = nearest(embedder, query_vector)
-    return scope if scope is not None and sim > best_clause_sim + MARGIN else None
