@@ -159,6 +159,11 @@ def within(place: str | None, scope: str) -> bool:
     return p[: len(s)] == s
 
 
+def short_name(label: str | None) -> str | None:
+    """A region label's own place ("文水" for 山西 吕梁 文水), as a notice's region reads."""
+    return label.split()[-1] if label and label.split() else None
+
+
 def place_name(region: Region) -> str | None:
     """How a person names the place: its most specific part ("济源" for 河南 济源)."""
     return region.county or region.city or region.province

@@ -18,7 +18,7 @@ from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
 from knowledge.qtypes import asked_types
 from knowledge.questions import is_overview, split_parts
-from knowledge.regions import COVERS, covered_by, find_regions, infer_region, place_name, region_matches
+from knowledge.regions import COVERS, covered_by, find_regions, infer_region, place_name, region_matches, short_name
 from knowledge.scope import MARGIN as SCOPE_MARGIN
 from knowledge.textutil import cn_date, squash
 from knowledge.topics import hints_for
@@ -100,15 +100,9 @@ def refuse(kb, place: tuple[str, str] | None, ctx: SearchContext | None = None) 
 def _label(hit: Hit) -> str:
     quote = answering.readable(hit.chunk.text)
     head = answering.heading_label(hit.chunk.heading_path, "").rstrip("：") or squash(quote)[:LABEL]
-    where = (hit.notice.region or "").split()[-1] if hit.notice.region else ""
+    where = short_name(hit.notice.region) or ""
     text = f"{head}（{where}）" if where else head
     return text if len(text) <= LABEL + 6 else text[: LABEL + 5] + "…"
-
-
-def _with_choices(ans: Answer, choices: list[Choice]) -> Answer:
-    """Choices travel beside the text; the chat renders them as a numbered list (bot/choices.py)."""
-    ans.choices = choices
-    return ans
 
 
 def referred(hit: Hit) -> bool:
@@ -118,7 +112,7 @@ def referred(hit: Hit) -> bool:
     return model is not None and hit.features.get("neighbour", 0.0) > model.scope_margin
 
 
-def elsewhere(kb, place, query, hits: list[Hit], ctx, limit: float) -> Answer:
+def elsewhere(kb, place, query, hits: list[Hit], ctx) -> Answer:
     """The asker's place has no notice at all: say so, and offer the best clause from another
     place as a choice (“仅供参考”), so the follower decides whether it helps."""
     ans = refuse(kb, place, ctx)
@@ -126,7 +120,7 @@ def elsewhere(kb, place, query, hits: list[Hit], ctx, limit: float) -> Answer:
         h = hits[0]
         lead = f"以下是{h.notice.region or '未注明地区'}的规定，仅供参考："
         alt = answering.compose(query, [h], kb.today(), ctx.types, lead=lead)
-        label = f"看看{(h.notice.region or '其他地区').split()[-1]}的相关规定（仅供参考）"
+        label = f"看看{short_name(h.notice.region) or '其他地区'}的相关规定（仅供参考）"
         ans.choices = [Choice(label=label, answer=alt.answer, sources=alt.sources)]
     return ans
 
@@ -136,7 +130,7 @@ def answer_one(kb, question: str, region: str | None, place) -> Answer:
     limit = threshold(kb)
     named = infer_region(question).label  # a place the question itself names ("北京的…")
     if named and place is not None and not covered_by(place[0], kb.covered_regions()):
-        return elsewhere(kb, place, query, hits, ctx, limit)
+        return elsewhere(kb, place, query, hits, ctx)
     if not hits or hits[0].score < limit or referred(hits[0]):
         return refuse(kb, place, ctx)
     lead = region_lead(kb, place, hits[0].notice.region)
@@ -151,7 +145,8 @@ def answer_one(kb, question: str, region: str | None, place) -> Answer:
     for h in runners[:MAX_CHOICES]:
         alt = answering.compose(query, [h], today, ctx.types)
         choices.append(Choice(label=_label(h), answer=alt.answer, sources=alt.sources))
-    return _with_choices(ans, choices)
+    ans.choices = choices  # beside the text: the chat renders them as a numbered list (bot/choices.py)
+    return ans
 
 
 def answer_parts(kb, question: str, parts: list[str], region: str | None, place) -> Answer:
@@ -219,7 +214,7 @@ def overview(kb, place: tuple[str, str] | None) -> Answer:
         choices.append(Choice(label=label, answer=body, sources=[]))
     more = f"（另有{len(notices) - MAX_OVERVIEW}份未列出，请问得具体些）" if len(notices) > MAX_OVERVIEW else ""
     head = f"{where}收录了{len(notices)}份政策文件{more}，可以直接问具体问题，或查看某份文件的要点："
-    return _with_choices(Answer(answer=head, sources=[]), choices)
+    return Answer(answer=head, sources=[], choices=choices)
 
 
 def _outline(index, notice_id: int, limit: int = 8) -> list[str]:
