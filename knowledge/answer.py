@@ -15,7 +15,7 @@ from datetime import date
 
 from knowledge.index import Hit
 from knowledge.lexical import Query
-from knowledge.qtypes import QType, first_fact
+from knowledge.qtypes import QType, fact_matches, fact_units, first_fact
 from knowledge.textutil import cn_date, sentences, squash
 from knowledge.types import Answer, Source
 
@@ -24,6 +24,7 @@ REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题�
            "培训机构开班和考核要求、证书与补贴等。也可以发送“我在聊城”设定地区，或回复“投诉”反映培训机构问题。")
 EXPIRED = "该政策已于{d}到期，请以最新通知为准。"
 MAX_QUOTE = 220
+FAMILY_LIMIT = 320  # characters: a list quoted whole (lead-in and items) fits one screen
 NOTE_SHARE = 0.1  # another notice is noted when its clause has this share of the best's weight
 MAX_ANSWER = 600  # characters: one phone screen, well inside a 2048-byte WeChat message
 _BLANK = re.compile(r"_{2,}")
@@ -93,23 +94,35 @@ def best_quote(text: str, unit_scores: list[tuple[str, float]] | None, limit: in
     return quote if len(quote) <= limit else quote[: limit - 1] + "…"
 
 
-def plain_line(types: list[QType], quote: str, heading: str) -> str:
+def family_quote(hit: Hit, types: list[QType]) -> str:
+    """The whole short list a clause belongs to (its lead-in and items, knowledge/families.py),
+    unless the clause itself states the concrete fact asked (then it alone is the answer)."""
+    texts = [readable(c.text) for c in hit.family]
+    if len(texts) < 2 or sum(len(t) for t in texts) > FAMILY_LIMIT:
+        return ""
+    if first_fact(types, readable(hit.chunk.text)) is not None:
+        return ""
+    return "\n".join(texts)
+
+
+def plain_line(types: list[QType], quote: str, heading: str, question: str = "") -> str:
     """The short answer: the fragment of the quote that states the fact asked for (an amount,
     a duration, a date…), or for a yes/no question 可以/不可以/不需要 with its condition."""
     fragments = [f for f in _FRAGMENT_SPLIT.split(quote) if squash(f)]
     if not fragments:
         return ""
-    pick = None
-    m = first_fact(types, quote)
-    if m is not None:
-        pos = 0
-        for i, f in enumerate(fragments):
-            if pos <= m.start() < pos + len(f):
-                pick = i
-                break
-            pos += len(f)
-    if pick is None:
+    starts = [m.start() for m in fact_matches(types, quote)]
+    if not starts:
         return ""
+    bounds, pos = [], 0
+    for f in fragments:
+        bounds.append((pos, pos + len(f)))
+        pos += len(f)
+    holding = [i for i, (a, b) in enumerate(bounds) if any(a <= s < b for s in starts)]
+    # of the fragments stating the fact, the one nearest the question's own words
+    # (“学徒制培训目标多少人” → “企业新型学徒制培训600人”, not the first count in the clause)
+    asked = _bigrams(question)
+    pick = max(holding, key=lambda i: (len(_bigrams(fragments[i]) & asked), -i))
     text = fragments[pick]
     if len(squash(text)) < 12 and pick > 0:
         text = fragments[pick - 1] + text
@@ -172,20 +185,21 @@ def same_rule(a: str, b: str) -> bool:
 
 
 def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limit: int = MAX_QUOTE,
-                 include: set[int] | None = None) -> tuple[list[str], Source]:
+                 include: set[int] | None = None, question: str = "") -> tuple[list[str], Source]:
     """The lines for one clause: plain answer (with expiry), quote, citation, region. The
     quote holds the best sentence that states the kind of fact asked (an amount, a date…)."""
     units = hit.sentence_scores or []
-    typed = [j for j, (u, _sc) in enumerate(units) if first_fact(types, readable(u))]
+    typed = fact_units(types, [readable(u) for u, _sc in units])
     if typed and len(units) > 1:
         include = (include or set()) | {max(typed, key=lambda j: units[j][1])}
-    quote = best_quote(hit.chunk.text, hit.sentence_scores, limit, include)
+    listed = family_quote(hit, types)
+    quote = listed or best_quote(hit.chunk.text, hit.sentence_scores, limit, include)
     n = hit.notice
-    heading = heading_label(hit.chunk.heading_path, quote)
+    heading = heading_label(hit.family[0].heading_path if listed else hit.chunk.heading_path, quote)
     valid = hit.chunk.valid_until or n.valid_until
-    first = yes_no(types, quote) + plain_line(types, quote, heading)
+    first = yes_no(types, quote) + plain_line(types, quote, heading, question)
     if is_expired(valid, today):
-        asks_end = any(t.name == "date" for t in types)  # “到什么时候截止”: the end date is the answer
+        asks_end = any(t.name in ("date", "deadline") for t in types)  # “到什么时候截止”: the end date is the answer
         first = "⚠️" + EXPIRED.format(d=cn_date(valid)) + ("" if asks_end or not first else "原规定：" + first)
     lines = [lead] if lead else []
     if first:
@@ -200,7 +214,7 @@ def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead
     not the asker's); `tail`: last lines (a next step, e.g. how to complain)."""
     primary = hits[0]
     tail = tail or []
-    lines, source = clause_block(primary, types, today, lead)
+    lines, source = clause_block(primary, types, today, lead, question=query.text)
     sources, more = [source], []
     seen_notices = {primary.notice.id}
     budget = MAX_ANSWER - sum(len(t) + 1 for t in tail)

@@ -22,8 +22,9 @@ from sqlmodel import Session, select
 
 from knowledge import ranker as ranking
 from knowledge.embeddings import Embedder
+from knowledge.families import families
 from knowledge.lexical import BM25, Query, coverage, rarest_missed
-from knowledge.qtypes import QType, type_match
+from knowledge.qtypes import QType, figure_absent, type_match
 from knowledge.scope import Scope, nearest
 from knowledge.sentences import SentenceIndex
 from knowledge.textutil import squash
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 POOL = 30  # candidates taken from each leg
 _CHAR_OK = re.compile(r"[\w\u3400-\u9fff]")
 _YEAR = re.compile(r"20\d\d")
+_FORM_DATE = re.compile(r"(?<![\d〇零一二三四五六七八九十])年\s*月\s*日")  # a form's blank date: a template, not a rule
 
 
 @dataclass
@@ -68,6 +70,7 @@ class SearchContext:
 
     question: str
     types: list[QType] = field(default_factory=list)
+    figures: list[QType] = field(default_factory=list)  # figures asked outright (qtypes.figures_asked)
     region_fit: dict[int, float] = field(default_factory=dict)  # notice id -> fit to the asker's place
     asker_place: bool = False
     query_vector: np.ndarray | None = None  # set by the search
@@ -83,6 +86,7 @@ class Hit:
     features: dict[str, float] = field(default_factory=dict)
     logit: float = 0.0  # the listwise scorer's output (orders the candidates)
     sentence_scores: list[tuple[str, float]] | None = None
+    family: list[ChunkInfo] = field(default_factory=list)  # the list it belongs to (families.py)
 
 
 def char_grams(text: str) -> list[str]:
@@ -98,6 +102,7 @@ class _State:
     bm25: BM25
     chars: BM25
     sentences: SentenceIndex
+    families: dict[int, tuple[int, ...]] = field(default_factory=dict)  # knowledge/families.py
 
 
 def _abs_score(bm25: BM25, weights: dict[str, float], best: float) -> float:
@@ -155,7 +160,8 @@ class HybridIndex:
                                    + c.heading_path).lower())
         sents = SentenceIndex.build(session, self.embedder, chunks, contexts)
         # one assignment: a search running in another thread sees the old state or the new one
-        self._state = _State(chunks, {c.id: i for i, c in enumerate(chunks)}, notices, BM25(docs), BM25(grams), sents)
+        self._state = _State(chunks, {c.id: i for i, c in enumerate(chunks)}, notices, BM25(docs), BM25(grams), sents,
+                             families(chunks))
         if self.vectors is not None and self.version != -1:
             self.vectors.reopen()
         self.version = version
@@ -237,15 +243,17 @@ class HybridIndex:
                          else -1.0) if years else 0.0,
                 "length": math.log(1 + len(c.text)) / 6.0,
                 "table_row": float(c.kind == "table_row"),
-                "blank": float("___" in c.text),
+                "blank": float("___" in c.text or bool(_FORM_DATE.search(c.text))),
                 "no_vector": float(not c.has_vector),
                 "oov_words": oov_words, "oov_chars": oov_chars,
                 "missed": rarest_missed(query, c.tokens, st.bm25, c.haystack),
                 "sent_missed": min((rarest_missed(query, frozenset(), st.bm25, hay)
                                     for hay in st.sentences.haystacks(i)), default=1.0),
                 "unknown_count": min(unknown, 4.0), "neighbour": neighbour,
+                "figure_absent": figure_absent(ctx.figures, c.text + "".join(st.chunks[p].text for p in st.families.get(i, ()))),
             }
-            hits.append(Hit(c, n, 0.0, f, sentence_scores=sentence_scores))
+            hits.append(Hit(c, n, 0.0, f, sentence_scores=sentence_scores,
+                            family=[st.chunks[p] for p in st.families.get(i, ())]))
             rows.append([f[name] for name in ranking.FEATURES])
         feats = [h.features for h in hits]
         logits = model.logits(np.array(rows, dtype=np.float64)) if model is not None else ranking.fallback_logits(feats)

@@ -41,6 +41,7 @@ class Synonyms:
     terms: tuple[str, ...]
     rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]  # (triggers, expansions)
     fillers: tuple[str, ...] = ()  # spoken fillers dropped from a question (normalise.py)
+    colloquial: tuple[tuple[str, str], ...] = ()  # dialect spelling → standard (normalise.py)
 
 
 @lru_cache
@@ -50,7 +51,8 @@ def load_synonyms(path: str | None = None) -> Synonyms:
     for rule in data.get("expand", []):
         rules.append((tuple(rule["when"]), tuple(rule["add"])))
     return Synonyms(terms=tuple(data.get("terms", [])), rules=tuple(rules),
-                    fillers=tuple(data.get("fillers", [])))
+                    fillers=tuple(data.get("fillers", [])),
+                    colloquial=tuple((str(k), str(v)) for k, v in (data.get("colloquial") or {}).items()))
 
 
 def _init_jieba():

@@ -4,7 +4,8 @@ Why: WeChat voice-to-text and phone keyboards produce "嗯那个请问一下以�
 full-width digits ("５００元"), traditional characters (培訓補貼) and no punctuation at all. The
 notices are simplified Chinese with half-width digits, and a filler word the notices never use
 counts against the question's coverage (so a clean question answered would be refused when
-spoken). The filler list is data (`fillers` in synonyms.yaml). Extremely long input (a pasted
+spoken). Dialect and chat spellings (俺, 咋, 啥, 中不中) are rewritten to standard Mandarin for the
+same reason: the notices, the tokeniser and the dense model know 我, 怎么, 什么. The filler list is data (`fillers` in synonyms.yaml). Extremely long input (a pasted
 article, a 5,000-character voice message) is cut to its first MAX_QUESTION characters after
 cleaning — its first words (who is asking, about what) and its last (people end with the
 question) — so the cost of a question stays bounded (the dense model's cost grows with length).
@@ -47,6 +48,20 @@ def _filler_pattern() -> re.Pattern | None:
     return re.compile("|".join(re.escape(f) for f in fillers)) if fillers else None
 
 
+@lru_cache
+def _colloquial() -> tuple[re.Pattern | None, dict[str, str]]:
+    table = dict(load_synonyms().colloquial)
+    if not table:
+        return None, table
+    return re.compile("|".join(re.escape(k) for k in sorted(table, key=len, reverse=True))), table
+
+
+def standard_spelling(text: str) -> str:
+    """俺/咋/啥/中不中 as 我/怎么/什么/行不行 (the `colloquial` table in synonyms.yaml)."""
+    pattern, table = _colloquial()
+    return pattern.sub(lambda m: table[m.group(0)], text) if pattern is not None else text
+
+
 def _drop_symbols(text: str) -> str:
     """Emoji, pictographs, control and format characters (zero-width joiners, variation
     selectors) become spaces; letters, digits, CJK and ordinary punctuation stay."""
@@ -70,6 +85,7 @@ def normalise_question(text: str) -> str:
     pattern = _filler_pattern()
     if pattern is not None:
         text = pattern.sub(" ", text)
+    text = standard_spelling(text)
     text = _REPEATED_WORD.sub(r"\1", text)  # "补贴补贴" (a voice stutter) -> "补贴"
     text = _REPEATED_CHAR.sub(r"\1", text)
     text = clean_inline(_SPACES.sub(" ", text))

@@ -17,6 +17,7 @@ class QType:
     name: str
     asks: re.Pattern  # in the question
     states: re.Pattern  # in a sentence that answers it
+    figure: re.Pattern | None = None  # in the question: asks for the figure itself (“补多少钱”)
 
 
 def _re(text: str) -> re.Pattern:
@@ -26,13 +27,16 @@ def _re(text: str) -> re.Pattern:
 NUM = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两]+)"
 QTYPES: tuple[QType, ...] = (
     QType("amount", _re(r"多少钱|多少元|几块|几千|几百|钱|补多少|补贴多少|给多少|发多少|标准是|补贴标准|金额|费用"),
-          _re(NUM + r"\s*(?:元|万元|块)")),
+          _re(NUM + r"\s*(?:元|万元|块)"),
+          _re(r"多少钱|多少元|多少块|几块钱|几千块|几百块|补多少|给多少|发多少|补贴多少|标准是多少|金额是多少")),
     QType("duration", _re(r"多久|多长|几天|几个月|几年|期限|时长|几小时|几个小时|几课时|几学时|多少课时|多少学时|多少天|多少分钟|几分钟"),
           _re(NUM + r"\s*(?:个工作日|个月|天|日|年|小时|课时|学时|分钟|周)|最长|期限")),
+    QType("deadline", _re(r"最迟|最晚|截止|截至|之前|以前|哪天前|什么时候前|期限"),
+          _re(r"\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:前|之前|以前|止|截止)|(?:截止|截至)\S{0,4}\d|\d{1,2}\s*月(?:底|前)")),
     QType("date", _re(r"什么时候|啥时候|何时|截止|哪天|几号|几月|最迟|最晚|到期|有效期|还能.{0,4}(?:申请|办|领)|过期"),
           _re(r"\d{4}\s*年|\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月(?:底|前|份)")),
     QType("count", _re(r"几次|几个|几家|几所|几类|几项|几名|几人|几期|几批|多少人|多少个|多少家|多少名|多少次|多少项|名额|人数|数量"),
-          _re(NUM + r"\s*(?:次|个|家|所|人|名|类|项|期|批|套|组|万人)")),
+          _re(NUM + r"\s*(?:次|个|家|所|人|名|类|项|期|批|套|组|万人|张|份|本|台|位|种|场|轮|门|条|篇|段)|(?:人数|数量|名额|人次)\s*[:：]\s*\d")),
     QType("share", _re(r"比例|百分之|百分比|占多少|几成|%|率"),
           _re(r"\d+(?:\.\d+)?\s*%|百分之|\d+\s*[:：]\s*\d+|比例")),
     QType("materials", _re(r"材料|资料|证明|手续|带什么|带啥|交什么|交啥|提供什么|提供啥|准备什么|准备啥|证件"),
@@ -41,15 +45,29 @@ QTYPES: tuple[QType, ...] = (
           _re(r"申请|申领|提交|审核|受理|报送|备案|审批|拨付|登录|办理")),
     QType("condition", _re(r"条件|要求|谁能|哪些人|什么人|啥人|符合|资格|够不够|算不算|够格|能享受|可以享受"),
           _re(r"条件|对象|范围|符合|须|应当|要求|的，|以上|以下|不低于|不少于|不超过")),
-    QType("yesno", _re(r"能不能|可不可以|可以吗|能吗|是否|会不会|行不行|中不中|成不成|要不要|需不需要|用不用|有没有|算不算|吗[？?]?$"),
+    QType("yesno", _re(r"能不能|可不可以|可以吗|能吗|是否|会不会|行不行|中不中|成不成|要不要|需不需要|用不用|有没有|算不算|吗[？?]?$|[^\s不]不[？?]*$|没[？?]*$"),
           _re(r"可|不得|不能|不予|无需|不需|不再|应当|必须|须|禁止|严禁|允许|纳入")),
     QType("contact", _re(r"电话|联系方式|咨询|打给谁|联系谁|邮箱|热线"),
-          _re(r"\d{3,4}\s*-\s*\d{7,8}|1\d{10}|电话|邮箱|@")),
+          _re(r"\d{3,4}\s*-\s*\d{7,8}|1\d{10}|[\w.-]+@[\w-]+\.[\w.]+")),
     QType("penalty", _re(r"处罚|怎么处理|咋处理|后果|查处|会怎样|会怎么样|被抓|违规|造假|骗"),
           _re(r"取消|暂停|追回|退还|清退|责任|黑名单|通报|处理|追究|移交")),
     QType("who", _re(r"哪个部门|谁负责|责任单位|哪个单位|找谁|哪家单位|谁来"),
           _re(r"责任单位|局|部门|负责|牵头|配合")),
 )
+
+
+FIGURES = ("amount", "duration", "count", "share", "contact", "deadline")
+
+
+def figures_asked(question: str) -> list[QType]:
+    """The types whose figure the question asks for outright (“一天补多少钱”, “几个人”): a
+    clause that states no such figure cannot answer it, however close its words are."""
+    return [t for t in QTYPES if t.name in FIGURES and (t.figure or t.asks).search(question)]
+
+
+def figure_absent(types: list[QType], text: str) -> float:
+    """1 when figures are asked and `text` states none of them."""
+    return float(bool(types) and not any(t.states.search(text) for t in types))
 
 
 def asked_types(question: str) -> list[QType]:
@@ -69,11 +87,42 @@ def type_match(types: list[QType], text: str) -> float:
     return sum(1 for t in types if t.states.search(text)) / len(types)
 
 
+CONCRETE = ("amount", "duration", "deadline", "date", "count", "share", "contact")
+
+
+def _concrete(types: list[QType]) -> list[QType]:
+    """The concrete fact types asked, in the order to look for them: the type asked last first,
+    except that a deadline (“最迟什么时候”) is a date that ends something, and stands in for
+    any other date."""
+    out = [t for t in types if t.name in CONCRETE]
+    if any(t.name == "deadline" for t in out):  # a start date (“2019年1月1日以来”) is no deadline
+        out = [t for t in out if t.name != "date"]
+    return sorted(out, key=lambda t: t.name != "deadline")
+
+
 def first_fact(types: list[QType], text: str) -> re.Match | None:
-    """Where `text` states the concrete fact asked: for the type asked last that it states."""
-    for t in types:
-        if t.name in ("amount", "duration", "date", "count", "share", "contact"):
-            m = t.states.search(text)
-            if m:
-                return m
+    """Where `text` states the concrete fact asked: for the first type (see _concrete) it states."""
+    for t in _concrete(types):
+        m = t.states.search(text)
+        if m:
+            return m
     return None
+
+
+def fact_matches(types: list[QType], text: str) -> list[re.Match]:
+    """Every place `text` states the concrete fact asked, for the first type it states."""
+    for t in _concrete(types):
+        found = list(t.states.finditer(text))
+        if found:
+            return found
+    return []
+
+
+def fact_units(types: list[QType], units: list[str]) -> list[int]:
+    """Which of a clause's sentences state the concrete fact asked, for the first type that any
+    of them states: for “最迟什么时候报”, the sentences with a deadline, not any date."""
+    for t in _concrete(types):
+        found = [j for j, u in enumerate(units) if t.states.search(u)]
+        if found:
+            return found
+    return []

@@ -28,14 +28,14 @@ FEATURES = (
     "dense_sim", "dense_rel", "dense_rr", "sent_sim", "sent_rel", "sent_rr",
     "coverage", "sent_coverage", "heading", "type_match", "type_miss",
     "region", "region_other", "year", "length", "table_row", "blank", "no_vector",
-    "oov_words", "oov_chars", "missed", "sent_missed", "unknown_count", "neighbour",
+    "oov_words", "oov_chars", "missed", "sent_missed", "unknown_count", "neighbour", "figure_absent",
 )
 # the answerability model reads the best candidate's absolute evidence and its lead
 # the quote picker reads each sentence of the chosen clause
 UNIT_FEATURES = ("cov", "cov_rel", "sim", "sim_rel", "type", "first", "position", "length")
 ANSWER_FEATURES = ("lead", "share", "lex_abs", "char_abs", "dense_sim", "sent_sim", "coverage",
                    "sent_coverage", "heading", "type_miss", "region_other", "oov_words", "oov_chars",
-                   "missed", "sent_missed", "unknown_count", "neighbour")
+                   "missed", "sent_missed", "unknown_count", "neighbour", "figure_absent")
 
 
 def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

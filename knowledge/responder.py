@@ -16,7 +16,7 @@ from knowledge import ranker as ranking
 from knowledge.index import Hit, SearchContext
 from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
-from knowledge.qtypes import asked_types
+from knowledge.qtypes import asked_types, figures_asked
 from knowledge.questions import is_overview, split_parts
 from knowledge.regions import COVERS, covered_by, find_regions, infer_region, place_name, region_matches, short_name
 from knowledge.scope import MARGIN as SCOPE_MARGIN
@@ -62,7 +62,8 @@ def retrieve(kb, text: str, region: str | None, context: str = "", k: int = 8):
     if wanted and not named and not covered_by(wanted, kb.covered_regions()):
         wanted = None  # a stored place with no notice at all tells the ranker nothing
     fit = {nid: region_matches(wanted, n.region) for nid, n in index.notices.items()} if wanted else {}
-    ctx = SearchContext(question=text, types=asked_types(text), region_fit=fit, asker_place=bool(wanted))
+    ctx = SearchContext(question=text, types=asked_types(text), figures=figures_asked(text), region_fit=fit,
+                        asker_place=bool(wanted))
     if not query.concepts:
         return query, [], ctx
     dense = text + ("（" + "，".join(query.expansions) + "）" if query.expansions else "")
@@ -175,7 +176,8 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
         same = [h for _p, h, _c in answered if h.chunk.id == hit.chunk.id]
         include = {max(range(len(h.sentence_scores)), key=lambda j: h.sentence_scores[j][1])
                    for h in same if h.sentence_scores}
-        lines, source = answering.clause_block(hit, ctx.types, today, limit=PART_QUOTE * len(same), include=include)
+        lines, source = answering.clause_block(hit, ctx.types, today, limit=PART_QUOTE * len(same), include=include,
+                                               question=part)
         blocks.append(f"{i}. {part}\n" + "\n".join(lines))
         sources.append(source)
     head = region_lead(kb, place, sources[0].region if sources else None)

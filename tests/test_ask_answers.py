@@ -81,10 +81,10 @@ def test_table_row_is_answered_on_its_own(http):
 
 def test_heldout_questions(http):
     """A regression set (h01-h30, f01-f16: written by an earlier team, whose word lists were tuned
-    on it; those lists are cut to general wording now). 41/46 right, 10/10 refused when the
-    ranker was trained; fewer is a regression."""
+    on it; those lists are cut to general wording now). 42/46 right, 10/10 refused with the
+    ranker trained on five helper-written sets; fewer is a regression."""
     wrong, not_refused = score(http, "heldout_qa.jsonl", "heldout_refuse.jsonl")
-    assert len(wrong) <= 5, wrong
+    assert len(wrong) <= 4, wrong
     assert not_refused == []
 
 

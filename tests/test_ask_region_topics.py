@@ -144,10 +144,10 @@ def test_huge_input_is_cut_not_rejected(http):
 
 def test_new_heldout_questions(http):
     """A regression set: 30 colloquial questions and 10 off-topic ones by an earlier team (20/30
-    before its lists were tuned on them). 26/30 right, 10/10 refused when the ranker was
-    trained; fewer is a regression."""
+    before its lists were tuned on them). 28/30 right, 10/10 refused with the ranker
+    trained on five helper-written sets; fewer is a regression."""
     wrong, not_refused = score(http, "heldout_new_qa.jsonl", "heldout_new_refuse.jsonl")
-    assert len(wrong) <= 4, wrong
+    assert len(wrong) <= 2, wrong
     assert not_refused == []
 
 

@@ -54,7 +54,7 @@ def test_context_before_the_questions_is_not_a_question(http):
 
 
 def test_close_runner_up_is_offered_as_a_numbered_choice(http):
-    body = ask(http, "济源2021年企业新型学徒制培训目标是多少人？")
+    body = ask(http, "企业新型学徒制是怎么培养的")
     assert body["choices"], body["answer"]
     for choice in body["choices"]:
         assert "——《" in choice["answer"] and choice["sources"]
@@ -79,3 +79,34 @@ def test_ranker_file_matches_the_features_the_code_computes():
     assert data["answer_features"] == list(ranker.ANSWER_FEATURES)
     assert data["unit_features"] == list(ranker.UNIT_FEATURES)
     assert 0.0 < data["threshold"] < 1.0
+
+
+def test_dialect_spelling_is_read_as_standard_mandarin(http):
+    body = ask(http, "俺们小饭馆新招了人，以工代训能补多少钱")
+    assert not body["refused"] and "500元" in body["answer"].split("\n")[0]
+
+
+def test_plain_line_states_the_figure_nearest_the_question(http):
+    body = ask(http, "济源2021年企业新型学徒制培训目标是多少人？")
+    assert "600人" in body["answer"].split("\n")[0]
+
+
+def test_a_short_list_is_quoted_whole_with_its_lead_in(http):
+    body = ask(http, "文水的培训机构要交哪些就业证明材料")
+    assert "六个月以上劳动合同" in body["answer"] and "营业执照及营业场地证明" in body["answer"]
+
+
+def test_a_start_date_is_never_the_plain_answer_to_a_deadline(http):
+    first = ask(http, "临沂各县区局报高危企业安全技能补贴名单最迟哪天报")["answer"].split("\n")[0]
+    assert first.startswith("「") or "以来" not in first  # a quote, or a plain line that is no start date
+
+
+def test_a_figure_the_notices_do_not_state_is_refused(http):
+    assert ask(http, "文水县电工培训补贴一天补多少钱")["refused"] is True
+
+
+def test_dialect_words_are_rewritten_before_parsing():
+    from knowledge.normalise import normalise_question
+
+    assert normalise_question("俺们咋申请补贴，中不中？") == "我们怎么申请补贴,行不行?"
+    assert normalise_question("中小微企业啥时候截止") == "中小微企业什么时候截止"  # 中 alone stays
