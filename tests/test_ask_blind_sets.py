@@ -1,9 +1,11 @@
-"""The two blind question sets, as regression sets after they were reported (issue 9).
+"""The blind question sets, as regression sets after they were reported (issue 9).
 
 Each was written by a fresh helper that saw only the notices, and scored once: set A on the
-landed main before answering changed (37/60 right, 9/10 refused), set B at the end of the
-change (48/60 right, 7/10 refused). After that they guard against regressions; nothing in the
-product was tuned on them. Set A scored 51/60 and 9/10 with the final product.
+landed main before answering changed (37/60 right, 9/10 refused), set B at the end of that
+change (48/60, 7/10); in the next session set C before answering changed again (40/60, 13/15)
+and set D at the end (40/60, 9/12). After that they guard against regressions; nothing in the
+product was tuned on them. With the product as it stands: A 51/60 and 9/10, B 50/60 and 8/10,
+C 43/60 and 13/15.
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ pytestmark = pytest.mark.db
 
 @pytest.mark.parametrize("name, max_wrong, max_not_refused", [
     ("2026-12-02_set_a", 9, 1),
-    ("2026-12-02_set_b", 12, 3),
+    ("2026-12-02_set_b", 10, 2),
+    ("2026-12-02_set_c", 17, 2),
+    ("2026-12-02_set_d", 20, 3),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")
