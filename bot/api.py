@@ -1,6 +1,7 @@
 """JSON API: /healthz, /api/ask (shapes fixed by ../shared/interface.md), and the notice admin
 endpoints: GET /api/notices (what is indexed, with the metadata read from each notice),
-GET /api/chunks, POST /api/ingest (upload a notice; bearer POLICYBOT_ADMIN_TOKEN).
+GET /api/chunks, POST /api/ingest (upload notices; `Authorization: Bearer $POLICYBOT_ADMIN_TOKEN`;
+files that are not notices are refused with their reason before anything is stored).
 
 Routes stay thin: the KnowledgeBase does the work, off the event loop.
 """
@@ -11,9 +12,9 @@ import hmac
 from fastapi import APIRouter, File, Header, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from knowledge.loaders import SUPPORTED
+from knowledge.loaders import SUPPORTED, refusal
 from knowledge.types import Answer
 
 router = APIRouter()
@@ -24,6 +25,13 @@ class AskRequest(BaseModel):
     question: str = Field(..., min_length=1, max_length=20000)  # longer is cut, not rejected (normalise.py)
     region: str | None = Field(None, max_length=50)
     user: str | None = Field(None, max_length=128)
+
+    @field_validator("question", "region", "user")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:  # PostgreSQL refuses NUL in text: not a 500
+            raise ValueError("不能含有空字符（\\x00）")
+        return value
 
 
 @router.get("/healthz")
@@ -79,17 +87,23 @@ def _check_admin(request: Request, authorization: str | None) -> None:
     token = request.app.state.settings.admin_token
     if not token:
         raise HTTPException(403, "未开启上传：请设置 POLICYBOT_ADMIN_TOKEN")
-    given = (authorization or "").removeprefix("Bearer ").strip()
+    scheme, _, given = (authorization or "").partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        raise HTTPException(401, "需要请求头 Authorization: Bearer <管理口令>",
+                            headers={"WWW-Authenticate": "Bearer"})
     if not hmac.compare_digest(given.encode(), token.encode()):
-        raise HTTPException(401, "管理口令不正确")
+        raise HTTPException(401, "管理口令不正确", headers={"WWW-Authenticate": "Bearer"})
 
 
 @router.post("/api/ingest")
 async def ingest(request: Request, files: list[UploadFile] = File(...),
                  authorization: str | None = Header(None)):
+    """Every file is read and checked before any is stored: one refused file (not text, empty,
+    corrupt) stops the upload with 422 and each file's reason, and nothing is indexed."""
     _check_admin(request, authorization)
     kb = _kb_ready(request)
-    report = {}
+    uploads: list[tuple[str, bytes]] = []
     for upload in files:
         name = upload.filename or "upload.txt"
         if not any(name.lower().endswith(ext) for ext in SUPPORTED):
@@ -97,5 +111,16 @@ async def ingest(request: Request, files: list[UploadFile] = File(...),
         data = await upload.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise HTTPException(413, "文件太大（上限 20MB）")
+        uploads.append((name, data))
+    refused = {}
+    for name, data in uploads:
+        reason = await run_in_threadpool(refusal, name, data)
+        if reason:
+            refused[name] = reason
+    if refused:
+        detail = "；".join(f"{name}：{reason}" for name, reason in refused.items())
+        return JSONResponse({"detail": "未收录 " + detail, "refused": refused}, status_code=422)
+    report = {}
+    for name, data in uploads:
         report.update(await run_in_threadpool(kb.ingest_upload, name, data))
     return {"report": report}

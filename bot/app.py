@@ -1,4 +1,5 @@
-"""The FastAPI application: wiring only. Routes live in their own modules and stay thin."""
+"""The FastAPI application: wiring only. Routes live in their own modules and stay thin; what
+every route shares (security headers, 4xx errors in Chinese, the caller's address) is bot.web."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from bot import logsafe
+from bot import logsafe, web
 from bot.console.auth import bootstrap_admin
 from bot.wechat import push_retry
 from bot.routing import load_routing
@@ -36,8 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="技能政策助手 policybot", lifespan=lifespan)
     app.state.settings = settings
     app.state.kb = KnowledgeBase(settings)
+    web.install(app)
 
     from bot import api
+    from bot.console import admin as console_admin
     from bot.console import routes as console_routes
     from bot.wechat import routes as wechat_routes
     from forms import api as forms_api
@@ -46,4 +49,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wechat_routes.router)
     app.include_router(forms_api.router)
     app.include_router(console_routes.router)
+    app.include_router(console_admin.router)
     return app

@@ -1,4 +1,4 @@
-"""The `policybot` command: serve, ingest, ask, eval, wechat-menu."""
+"""The `policybot` command: serve, ingest, ask, eval, wechat-menu, validate."""
 from __future__ import annotations
 
 import json
@@ -10,6 +10,7 @@ import typer
 from core.config import get_settings
 
 app = typer.Typer(help="技能政策助手 policybot", no_args_is_help=True, add_completion=False)
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def _kb():
@@ -27,7 +28,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     typer.echo(f"policybot: http://{host}:{port}/  (data: {settings.data_dir.resolve()})")
     if settings.simulator_enabled:
         typer.echo(f"  try it in a browser: http://{host}:{port}/simulator")
-    uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers)
+    # The app decides itself whose X-Forwarded-For to believe (POLICYBOT_TRUSTED_PROXIES, see
+    # bot.web): uvicorn's own proxy-header rewriting would trust loopback behind its back.
+    uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=False)
 
 
 @app.command()
@@ -95,6 +99,26 @@ def wechat_menu(
         typer.echo(f"菜单推送失败：{exc}", err=True)
         raise typer.Exit(1)
     typer.echo(f"菜单已推送（{(file or menu.menu_path())}）：{json.dumps(result, ensure_ascii=False)}")
+
+
+@app.command()
+def validate(
+    root: Path = typer.Option(CHECKOUT, "--root", help="the checkout whose data to check (forms/, deploy/, knowledge/corpus/)"),
+    routing: Optional[Path] = typer.Option(None, "--routing", help="routing rules (default: ROOT/deploy/routing.yaml)"),
+) -> None:
+    """Check forms, rules, choice sets, notices and routing against their schemas and each other;
+    exit 1 naming each problem's file and line."""
+    from bot.dialog import FORM_ACTIONS
+    from forms import registry
+    from forms.validate import validate_tree
+
+    problems = validate_tree(root, actions={**registry.ACTIONS, **FORM_ACTIONS}, routing=routing)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"no problems in {root}")
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 """What a follower says about complaints: the form's completion action, "进度", the 回访 rating.
 
 The complaint form itself is data on the forms engine; this module is the glue between the
-dialog (a `Turn`) and the lifecycle in `bot.tickets`, registered with the router by
-"module:function" paths so neither side imports the other at start-up.
+dialog (a `Turn`) and the lifecycle in `bot.tickets`. The router registers `file_from_form` as
+the form's completion action `file_complaint` at start-up (bot/dialog.py, FORM_ACTIONS), and
+names the other handlers by "module:function" paths.
 """
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ from bot.evidence import fetch_in_background
 from bot.routing import load_routing
 from core.turn import Turn
 from forms.parsers import MOBILE
+from forms.state import Filled
 
-def file_from_form(values: dict, turn: Turn) -> str:
+
+def file_from_form(done: Filled, turn: Turn) -> str:
     """The complaint form's completion action: write the ticket into the turn's transaction.
 
     The dialog (`bot.dialog.handle`) commits the ticket, the form state the engine clears after
@@ -27,9 +30,8 @@ def file_from_form(values: dict, turn: Turn) -> str:
     whole turn is rolled back, so no half-written ticket is committed with the kept answers.
     Photos are fetched only after the commit (the fetching thread must see the ticket).
     """
-    from forms.engine import filled
-
-    labels = filled(turn).labels  # how answers were shown, e.g. "其他地区（郑州）"
+    values = done.values
+    labels = done.labels  # how answers were shown, e.g. "其他地区（郑州）"
     routing = load_routing(turn.settings)
     place = str(values.get("place", ""))
     chosen = values.get("region")

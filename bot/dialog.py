@@ -27,8 +27,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 
-from bot import choices
-from forms import engine as forms_engine
+from bot import choices, complaint_dialog
+from core import clock
+from forms import engine as forms_engine, registry as forms_registry
+from forms.state import FormState, UserInput
 from core.config import Settings
 from core.turn import Inbound, Turn
 from knowledge.regions import resolve_place, within
@@ -94,28 +96,66 @@ def qa_howto_text() -> str:
 
 
 # ---------------------------------------------------------------- forms
+# The forms engine is pure (forms.engine): here the follower's form state is loaded and saved,
+# the message handed over, and a question asked inside a form answered with the knowledge base.
 
-def _form_call(turn: Turn, fn_name: str, *args) -> Optional[str]:
-    """A forms-engine call; a form that fails at run time ends, the follower is told so, and the
-    traceback is logged (an engine that fails to import fails the start, not every message)."""
+# the bot's completion actions, by the names forms/defs use (`on_complete`)
+FORM_ACTIONS = {"file_complaint": complaint_dialog.file_from_form}
+forms_registry.register_actions(FORM_ACTIONS)
+
+
+def _form_input(turn: Turn) -> UserInput:
+    inbound = turn.inbound
+    return UserInput(today=clock.today(turn.settings), now=utcnow(), kind=inbound.kind, text=inbound.text or "",
+                     media_id=inbound.media_id, pic_url=inbound.pic_url, event=inbound.event,
+                     event_key=inbound.event_key, region=turn.follower.region, context=turn)
+
+
+def _form_step(turn: Turn, run: Callable[[UserInput], forms_engine.Step]) -> Optional[str]:
+    """Run one engine call and keep its state; a form that fails at run time ends, the follower
+    is told so, and the traceback is logged."""
     try:
-        return getattr(forms_engine, fn_name)(*args)
+        step = run(_form_input(turn))
     except Exception:
-        log.exception("forms.engine.%s failed", fn_name)
+        log.exception("forms engine failed")
         turn.follower.form_state = {}
         return "抱歉，办理过程中出了点问题，已退出当前事项。请稍后再试，或回复“菜单”。"
+    turn.follower.form_state = step.new_state.dump() if step.new_state else {}
+    if step.side_question is None:
+        return step.reply
+    try:
+        answer = turn.kb.ask(step.side_question.text, region=turn.follower.region)
+    except Exception:
+        log.exception("side question failed")
+        answer = None
+    return step.side_question.render(answer)
+
+
+def continue_form(turn: Turn) -> Optional[str]:
+    """The active form's reply; None when there is none or the message is not the form's."""
+    state = FormState.load(turn.follower.form_state)
+    if state is None:
+        return None
+
+    def run(entry: UserInput) -> forms_engine.Step:
+        definition = forms_registry.get_form(state.form)
+        if definition is None:  # a form that no longer exists: forget it quietly
+            return forms_engine.Step(None, None)
+        return forms_engine.step(definition, state, entry)
+
+    return _form_step(turn, run)
 
 
 def match_form(turn: Turn, text_or_key: str) -> Optional[str]:
     try:
-        return forms_engine.match_trigger(text_or_key)
+        return forms_registry.match_trigger(text_or_key)
     except Exception:
-        log.exception("forms.engine.match_trigger failed")
+        log.exception("forms match_trigger failed")
         return None
 
 
 def start_form(turn: Turn, name: str) -> str:
-    reply = _form_call(turn, "start", turn, name)
+    reply = _form_step(turn, lambda entry: forms_engine.start(forms_registry.form(name), entry))
     return reply if reply is not None else "这项功能正在准备中，请稍后再试。\n\n" + menu_text()
 
 
@@ -391,7 +431,7 @@ BEFORE_MENU: list[Union[Callable[[Turn, str], Optional[str]], str]] = [
 
 def route_text(turn: Turn, text: str) -> str:
     if turn.follower.form_state:
-        reply = _form_call(turn, "handle", turn)
+        reply = continue_form(turn)
         if reply is not None:
             return reply
     norm = normalise(text)
@@ -462,7 +502,7 @@ def route(turn: Turn) -> str:
         return "抱歉，没能听清这段语音。请打字发给我，或说得慢一点再试一次。"
     if kind == "image":
         if turn.follower.form_state:
-            reply = _form_call(turn, "handle", turn)
+            reply = continue_form(turn)
             if reply is not None:
                 return reply
         return ("图片已收到，不过我只能看懂文字。\n"

@@ -4,10 +4,13 @@ Why a filter on every handler and not only care at the call sites: the lines tha
 ones nobody wrote on purpose — a traceback quoting a value, SQLAlchemy's statement log with its
 bound parameters (on at POLICYBOT_LOG_LEVEL=INFO), uvicorn's access log with WeChat's
 `?openid=` in the URL. So `install()` puts `RedactFilter` on the root handler and uvicorn's
-handlers; it masks mobile numbers (138****8000), 18-digit ID numbers (110101********123X),
-`openid=` parameters and WeChat-shaped openids (28 characters starting with "o") to their first
-6 characters + "…". Call sites that name a follower use `mask_openid` themselves, because
-openids in general (tests, other channels) have no shape a pattern could rely on.
+handlers (and on the `uvicorn.access` logger itself); it masks mobile numbers (138****8000),
+18-digit ID numbers (110101********123X), WeChat-shaped openids (28 characters starting with
+"o") to their first 6 characters + "…", and drops the values of /wechat's `signature`,
+`msg_signature`, `timestamp`, `nonce`, `openid` and `echostr` query parameters (with them a log
+reader could replay a signed URL, or learn who wrote). Call sites that name a follower use
+`mask_openid` themselves, because openids in general (tests, other channels) have no shape a
+pattern could rely on.
 """
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ from forms.parsers import MOBILE, mask_mobile
 
 PHONE = re.compile(rf"(?<!\d){MOBILE.pattern}(?!\d)")
 ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dA-Za-z])")
-OPENID_PARAM = re.compile(r"(openid=)([A-Za-z0-9_-]{1,6})[A-Za-z0-9_-]*")
+# /wechat's query: with these a reader of the log could replay a signed URL (or learn who wrote)
+SECRET_PARAM = re.compile(r"(?<![A-Za-z0-9_])(signature|msg_signature|timestamp|nonce|openid|echostr|"
+                          r"access_token)=[^&\s\"']*", re.IGNORECASE)
 WECHAT_OPENID = re.compile(r"(?<![A-Za-z0-9_-])(o[A-Za-z0-9_-]{5})[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])")
 
 
@@ -28,9 +33,9 @@ def mask_openid(openid: str | None) -> str:
 
 
 def redact(text: str) -> str:
+    text = SECRET_PARAM.sub(r"\1=…", text)
     text = ID_NUMBER.sub(r"\1********\2", text)
     text = PHONE.sub(lambda m: mask_mobile(m.group()), text)
-    text = OPENID_PARAM.sub(r"\1\2…", text)
     return WECHAT_OPENID.sub(r"\1…", text)
 
 
@@ -81,3 +86,7 @@ def install(levels: str = "WARNING") -> None:
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(f, RedactFilter) for f in handler.filters):
                 handler.addFilter(RedactFilter())
+    # and on the access logger itself: it holds even if a handler is added or replaced later
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactFilter) for f in access.filters):
+        access.addFilter(RedactFilter())

@@ -6,16 +6,31 @@ documented variable names.
 """
 from __future__ import annotations
 
+import ipaddress
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(value: str) -> list[IPNetwork]:
+    """'10.0.0.0/8, 2001:db8::/32, 1.2.3.4' → networks (a bare address is a /32 or /128)."""
+    out = []
+    for part in filter(None, (p.strip() for p in (value or "").split(","))):
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"不是合法的 IP 地址或网段：{part!r}") from None
+    return out
 
 
 class Settings(BaseSettings):
@@ -69,6 +84,20 @@ class Settings(BaseSettings):
     wechat_api_base: str = Field(
         "https://api.weixin.qq.com", validation_alias=_env("WECHAT_API_BASE", "wechat_api_base")
     )
+    wechat_max_age: int = Field(
+        300, ge=0, validation_alias=_env("WECHAT_MAX_AGE", "wechat_max_age"),
+        description="seconds a signed /wechat request stays valid (either side of now); 0 turns the "
+                    "age check off, e.g. to replay the official test vectors",
+    )
+    wechat_allowed_ips: str = Field(
+        "", validation_alias=_env("WECHAT_ALLOWED_IPS", "wechat_allowed_ips"),
+        description="comma-separated CIDRs allowed to call /wechat (WeChat's callback ranges); empty: anyone",
+    )
+    trusted_proxies: str = Field(
+        "", validation_alias=_env("POLICYBOT_TRUSTED_PROXIES", "trusted_proxies"),
+        description="comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; "
+                    "empty: the connecting address is the client",
+    )
     simulator: bool | None = Field(
         None, validation_alias=_env("POLICYBOT_SIMULATOR", "simulator"),
         description="serve /simulator; default: on when WECHAT_TOKEN is unset",
@@ -99,9 +128,10 @@ class Settings(BaseSettings):
     admin_password: str | None = Field(None, validation_alias=_env("POLICYBOT_ADMIN_PASSWORD", "admin_password"))
     console_session_hours: int = Field(
         12, validation_alias=_env("POLICYBOT_CONSOLE_SESSION_HOURS", "console_session_hours"))
-    console_secure_cookie: bool = Field(
-        False, validation_alias=_env("POLICYBOT_CONSOLE_SECURE_COOKIE", "console_secure_cookie"),
-        description="mark the console cookie Secure (set it when served over HTTPS)",
+    console_secure_cookie: bool | None = Field(
+        None, validation_alias=_env("POLICYBOT_CONSOLE_SECURE_COOKIE", "console_secure_cookie"),
+        description="force the console cookie's Secure flag on (true) or off (false); default: on "
+                    "when the request came over HTTPS or with X-Forwarded-Proto: https",
     )
 
     # complaints
@@ -119,6 +149,20 @@ class Settings(BaseSettings):
         "", validation_alias=_env("POLICYBOT_HOLIDAYS", "holidays"),
         description="comma-separated YYYY-MM-DD public holidays skipped by due dates (weekends always are)",
     )
+
+    @field_validator("wechat_allowed_ips", "trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        networks(value)  # a typo in an allow-list stops the start with its reason
+        return value
+
+    @property
+    def allowed_networks(self) -> list[IPNetwork]:
+        return networks(self.wechat_allowed_ips)
+
+    @property
+    def proxy_networks(self) -> list[IPNetwork]:
+        return networks(self.trusted_proxies)
 
     @property
     def sqlalchemy_url(self) -> str:

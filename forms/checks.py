@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from forms import regions, rules
-from forms.parsers import choice_sets, match_choice
+from forms.choices import choice_sets, match_choice
 from forms.rules import ELIGIBLE, NOT_ELIGIBLE, OUTCOME_LABELS, Verdict
 from knowledge.textutil import cn_date
 

@@ -1,117 +1,26 @@
-"""Turn what people type on a phone into slot values.
+"""The built-in parsers: turn what people type on a phone into slot values.
 
 Followers answer in every shape: "2021年3月15日", "21年3月", "去年三月", "六个月", "半年",
 "嗯", "没有", "3", "饭馆". Each parser takes the cleaned text and the slot's data and returns a
 `Parsed` (value + how to show it) or raises `Invalid` with a hint the engine puts in its re-ask.
 Parsers are looked up by name from the form data, so a form (e.g. the complaint form) picks
 them — or registers its own with `@parser("name")` — without touching the engine.
+
+Why this module: it holds the parsers themselves; what they share (the types, the registry,
+text clean-up) is forms/parsing.py and the choice matching is forms/choices.py, re-exported here
+for the code that has always imported them from this module.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Callable
-
-import yaml
 
 from forms import regions
-from knowledge.vocabulary import everyday_words
-
-
-class Invalid(ValueError):
-    """The answer does not fit the slot; `hint` says what would."""
-
-    def __init__(self, hint: str):
-        super().__init__(hint)
-        self.hint = hint
-
-
-@dataclass
-class Parsed:
-    value: Any
-    display: str
-    # False when the parser fell back to "anything goes" (free text, unknown industry): a
-    # question-like message is then treated as a side question rather than as the answer.
-    confident: bool = True
-
-
-@dataclass
-class Context:
-    """What a parser may need besides the text: 'today' for relative dates, the inbound kind."""
-
-    today: date
-    kind: str = "text"
-    media_id: str | None = None
-    pic_url: str | None = None
-
-
-ParserFn = Callable[[str, dict, Context], Parsed]
-PARSERS: dict[str, ParserFn] = {}
-
-
-def parser(name: str):
-    def deco(fn: ParserFn) -> ParserFn:
-        PARSERS[name] = fn
-        return fn
-    return deco
-
-
-# ------------------------------------------------------------------ text clean-up
-
-_FULLWIDTH = str.maketrans("０１２３４５６７８９．／－：", "0123456789./-:")
-_EDGE_PUNCT = " \t\r\n。，,.!！?？~～、；;:：\"'“”‘’()（）【】[]"
-
-
-def clean(text: str) -> str:
-    """Full-width digits to ASCII, trim edge punctuation and spaces."""
-    return (text or "").translate(_FULLWIDTH).strip().strip(_EDGE_PUNCT).strip()
-
-
-_CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4,
-              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def cn_number(token: str) -> int | None:
-    """'6' / '六' / '十二' / '二十三' / '三十一' / '两' → int; None if not a number."""
-    token = token.strip()
-    if not token:
-        return None
-    if token.isdigit():
-        return int(token)
-    if all(ch in _CN_DIGITS for ch in token):
-        if len(token) == 1:
-            return _CN_DIGITS[token]
-        return int("".join(str(_CN_DIGITS[ch]) for ch in token))  # 二〇二一
-    if "十" in token:
-        head, _, tail = token.partition("十")
-        if any(ch not in _CN_DIGITS for ch in head + tail):
-            return None
-        tens = _CN_DIGITS[head] if head else 1
-        ones = _CN_DIGITS[tail] if tail else 0
-        return tens * 10 + ones
-    return None
-
-
-_NUM = r"[0-9]+|[零〇○一二两三四五六七八九十]+"
-
-
-QUESTION_WORDS = ("吗", "什么", "怎么", "多少", "哪些", "哪里", "哪个", "如何", "能不能", "可不可以", "是否",
-                  "为什么", "啥", "咋", "几个", "有没有", "是不是", "要不要", "会不会", "需不需要", "能否")
-
-
-def has_question_word(text: str) -> bool:
-    return any(w in (text or "") for w in QUESTION_WORDS)
-
-
-def looks_like_question(text: str) -> bool:
-    """A policy question asked instead of an answer: ends with '?' or has a question word."""
-    t = (text or "").strip()
-    if not t:
-        return False
-    return t.endswith(("?", "？")) or (len(t) >= 3 and has_question_word(t))
+from forms.choices import choice_options, choice_sets, match_choice, numbered  # noqa: F401  (re-exported)
+from forms.parsing import (  # noqa: F401  (re-exported)
+    NUM, PARSERS, Context, Invalid, Parsed, clean, cn_number, has_question_word, looks_like_question,
+    parser,
+)
 
 
 # ------------------------------------------------------------------ yes / no
@@ -167,11 +76,11 @@ def parse_number(text: str, slot: dict, ctx: Context) -> Parsed:
         value = 0
     elif unit == "个月" and t in ("半年", "半年时间"):
         value = 6
-    elif unit == "个月" and (m := re.fullmatch(rf"({_NUM})年(?:半)?", t)):
+    elif unit == "个月" and (m := re.fullmatch(rf"({NUM})年(?:半)?", t)):
         years = cn_number(m.group(1))
         value = None if years is None else years * 12 + (6 if t.endswith("半") else 0)
     else:
-        m = re.search(rf"({_NUM})", t)
+        m = re.search(rf"({NUM})", t)
         if m:
             rest = (t[:m.start()] + t[m.end():]).replace(unit, "").replace("个", "")
             # reject "3月15日"-like text or several numbers in a number slot
@@ -197,7 +106,7 @@ def parse_date_text(text: str, today: date) -> tuple[date, str] | None:
     m = re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?", t)
     if m:
         return _mk(int(m.group(1)), int(m.group(2)), m.group(3) and int(m.group(3)))
-    m = re.fullmatch(rf"(今年|去年|前年|({_NUM})年)?({_NUM})月(?:({_NUM})日?)?", t)
+    m = re.fullmatch(rf"(今年|去年|前年|({NUM})年)?({NUM})月(?:({NUM})日?)?", t)
     if not m:
         return None
     rel, year_token, month_token, day_token = m.group(1), m.group(2), m.group(3), m.group(4)
@@ -241,52 +150,6 @@ def parse_date(text: str, slot: dict, ctx: Context) -> Parsed:
 
 
 # ------------------------------------------------------------------ choices
-
-CHOICE_SETS_FILE = Path(__file__).parent / "rules" / "choices.yaml"
-
-
-@lru_cache
-def choice_sets() -> dict[str, list[dict]]:
-    return yaml.safe_load(CHOICE_SETS_FILE.read_text(encoding="utf-8"))
-
-
-def choice_options(slot: dict) -> list[dict]:
-    """All choices of a slot; `choices: "@name"` refers to a shared set in choices.yaml."""
-    choices = slot.get("choices") or []
-    if isinstance(choices, str):
-        return choice_sets()[choices.lstrip("@")]
-    return choices
-
-
-def numbered(choices: list[dict]) -> list[dict]:
-    """The choices shown with a number (hidden ones match by word only)."""
-    return [c for c in choices if not c.get("hidden")]
-
-
-def match_choice(text: str, choices: list[dict], digits: bool = True) -> dict | None:
-    """By digit ('2', '２', '第2个') or by word: the longest label, alias or value word found in
-    the text (so '聊城' picks the choice labelled '山东聊城' whose value is 聊城), or an everyday
-    word of the shared vocabulary for the label or value ('饭馆' → 住宿餐饮, knowledge/vocabulary.py)."""
-    t = clean(text)
-    m = re.fullmatch(r"第?([0-9]+|[一二三四五六七八九十]+)(?:个|项|条)?", t)
-    if m and digits:
-        shown = numbered(choices)
-        n = cn_number(m.group(1))
-        if n is not None and 1 <= n <= len(shown):
-            return shown[n - 1]
-        return None
-    best, best_len = None, 0
-    low = t.lower()
-    for choice in choices:
-        value = choice.get("value")
-        words = [choice["label"], *choice.get("aliases", []), *([value] if isinstance(value, str) else []),
-                 *everyday_words(choice["label"]), *(everyday_words(value) if isinstance(value, str) else ())]
-        for word in words:
-            w = str(word).lower()
-            if w and w in low and len(w) > best_len:
-                best, best_len = choice, len(w)
-    return best
-
 
 def _choice_hint(slot: dict) -> str:
     return f"请回复序号 1-{len(numbered(choice_options(slot)))}，或直接回复选项里的字。"

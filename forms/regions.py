@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import re
 
+from forms.notices import notices
 from knowledge.regions import resolve_place, within
 
 PLACE_NAME = re.compile(r"[\u4e00-\u9fff]{1,12}(省|市|县|区|州|盟|旗)")
 
 
 def _notice_regions() -> list[str]:
-    from forms.rules import notices  # forms.rules imports this module
-
     return sorted({n["region"] for n in notices().values() if n.get("region")})
 
 

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from core import clock
@@ -23,11 +22,11 @@ import yaml
 
 from forms import regions
 from forms.conditions import holds
+from forms.datafiles import RuleSet, validated
+from forms.notices import RULES_DIR, notices
 from knowledge.types import Source
 
 log = logging.getLogger("policybot.forms")
-
-RULES_DIR = Path(__file__).parent / "rules"
 
 ELIGIBLE, NOT_ELIGIBLE, NEEDS_REVIEW = "eligible", "not_eligible", "needs_review"
 OUTCOME_LABELS = {ELIGIBLE: "符合条件", NOT_ELIGIBLE: "不符合条件", NEEDS_REVIEW: "需要人工确认"}
@@ -35,13 +34,9 @@ OUTCOME_LABELS = {ELIGIBLE: "符合条件", NOT_ELIGIBLE: "不符合条件", NEE
 
 @lru_cache
 def load(name: str) -> dict:
-    """A rule set by name ('yigong', 'trainee')."""
-    return yaml.safe_load((RULES_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
-
-
-@lru_cache
-def notices() -> dict[str, dict]:
-    return yaml.safe_load((RULES_DIR / "notices.yaml").read_text(encoding="utf-8"))
+    """A rule set by name ('yigong', 'trainee'), checked against its schema (forms/datafiles.py)."""
+    path = RULES_DIR / f"{name}.yaml"
+    return validated(RuleSet, yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
 
 
 def normalise(text: str) -> str:

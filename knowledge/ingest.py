@@ -97,7 +97,10 @@ def ingest_file(session: Session, path: Path, embedder: Embedder, vectors: Vecto
     """'added' | 'updated' | 'unchanged' for one file (caller commits).
 
     `defer_vectors`: store the chunks (searchable by BM25 once committed) and leave their dense
-    vectors to `embed_pending` — a chunk with an empty text_hash has no vector yet."""
+    vectors to `embed_pending` — a chunk with an empty text_hash has no vector yet.
+    A file that is not a notice (binary, neither UTF-8 nor GB18030, (nearly) empty, a corrupt
+    Word/PDF file) raises `loaders.NotANotice` with the Chinese reason before anything is
+    written, so a bad new version never replaces a good old one."""
     data = path.read_bytes()
     digest = hashlib.sha256(data + pipeline_signature().encode()).hexdigest()
     name = name or file_key(path)

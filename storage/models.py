@@ -1,7 +1,7 @@
 """Every table of the product, in one place.
 
-Sections: knowledge (notices and their chunks), channel (followers, de-dup, pushes, caches),
-forms (dialog state lives on the follower), complaints (tickets, events, staff).
+Sections: knowledge (notices and their chunks), channel (followers, de-dup, signed requests seen,
+pushes, caches), forms (dialog state lives on the follower), complaints (tickets, events, staff).
 Add new tables to the section they belong to; keep JSON columns for data that is read whole.
 """
 from __future__ import annotations
@@ -109,13 +109,23 @@ class ProcessedMessage(SQLModel, table=True):
     """
 
     key: str = Field(primary_key=True, max_length=200,
-                     description="msg:<MsgId>, or evt:<FromUserName>:<CreateTime>:<Event>")
+                     description="msg:<FromUserName>:<MsgId>, or evt:<FromUserName>:<CreateTime>:<Event>[:<EventKey>]")
     openid: str = Field(index=True)
     status: str = Field("processing", description="processing | done")
     reply: Optional[str] = Field(default=None, sa_column=Column(Text))
     delivery: Optional[str] = Field(default=None, description="passive | push")
     created_at: datetime = Field(default_factory=utcnow, index=True)
     finished_at: Optional[datetime] = None
+
+
+class SignedRequest(SQLModel, table=True):
+    """A signature/nonce pair /wechat has accepted (bot.wechat.gate), so that a signed URL read
+    from a log cannot carry a second, different message — on any worker. The body's hash lets
+    the very same request through again (WeChat's retry; the de-dup answers it), nothing else."""
+
+    key: str = Field(primary_key=True, max_length=64, description="sha256 of signature, timestamp, nonce")
+    body_sha256: str = Field(max_length=64)
+    seen_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class PendingPush(SQLModel, table=True):

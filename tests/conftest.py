@@ -105,7 +105,8 @@ class LiveServer:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+             "--no-proxy-headers"],  # as `policybot serve`: the app alone decides on X-Forwarded-*
             cwd=str(self.data_dir), env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.time() + timeout

@@ -1,6 +1,7 @@
 """The forms engine in conversation: real database sessions (one per message, as the router
-does), a real knowledge base, `core.turn.Turn` objects. Covers varied typed answers, invalid
-answers and the three-miss offer, 取消, 上一步, a side question, summary-and-correct, a restart
+does), a real knowledge base, `core.turn.Turn` objects, through the router's form calls (they
+keep the state and answer side questions). Covers varied typed answers, invalid answers and the
+three-miss offer, 取消, 上一步, a side question, summary-and-correct, a restart
 (new engine, new session) and the 24-hour expiry; and every rule reached through a chat."""
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from sqlmodel import Session
 
 from core.turn import Inbound, Turn
-from forms import checks, engine
+from bot import dialog
+from forms import checks, engine, registry
 from storage import db
 from storage.models import Follower, utcnow
 from tests.conftest import database_settings, knowledge_base
@@ -43,10 +45,10 @@ class Chat:
             follower = session.get(Follower, self.openid)
             turn = Turn(Inbound(self.openid, kind, text, **fields), follower, session, self.settings, self.kb)
             if follower.form_state:
-                reply = engine.handle(turn)
+                reply = dialog.continue_form(turn)
             else:
                 name = engine.match_trigger(fields.get("event_key") or text)
-                reply = engine.start(turn, name) if name else None
+                reply = dialog.start_form(turn, name) if name else None
         if reply is not None:
             assert len(reply.encode()) <= 2048, reply
         return reply
@@ -381,12 +383,12 @@ def test_voucher_guide_can_end_early_and_go_back(env):
 def test_a_form_added_as_data_with_photos_and_an_action(env):
     collected = {}
 
-    @engine.action("test_collect")
-    def collect(slots, turn):
-        collected.update(slots, openid=turn.follower.openid, labels=engine.filled(turn).labels)
+    @registry.action("test_collect")
+    def collect(done, turn):
+        collected.update(done.values, openid=turn.follower.openid, labels=done.labels)
         return "已记录"
 
-    engine.register_form({
+    registry.register_form({
         "name": "test_evidence", "title": "测试表单", "confirm": True, "on_complete": "test_collect",
         "triggers": {"phrases": ["测试表单"], "menu_keys": ["FORM_TEST"]},
         "slots": [
@@ -414,4 +416,4 @@ def test_a_form_added_as_data_with_photos_and_an_action(env):
         chat2.say("没有")
         assert "请核对" in chat2.say("匿名")
     finally:
-        engine.FORMS.pop("test_evidence", None)
+        registry.FORMS.pop("test_evidence", None)

@@ -2,12 +2,12 @@
 before it is marked loaded, under a lock)."""
 import threading
 
-from forms import engine
+from forms import engine, registry
 
 
 def test_concurrent_first_messages_all_find_their_form(monkeypatch):
-    monkeypatch.setattr(engine, "FORMS", {})
-    monkeypatch.setattr(engine, "_loaded", False)
+    monkeypatch.setattr(registry, "FORMS", {})
+    monkeypatch.setattr(registry, "_loaded", False)
     found, start = [], threading.Barrier(8)
 
     def first_message():

@@ -161,3 +161,17 @@ def test_retry_storm_on_the_fast_path_gets_the_same_reply(wx):
     contents = {r["Content"] for r in replies + [late] if r}
     assert len(contents) == 1 and "山东 聊城" in contents.pop()
     assert late is not None  # a later retry gets the stored reply again
+
+
+def test_two_followers_with_the_same_msg_id_each_get_their_own_answer(wx, server):
+    """MsgIds are only unique per follower: de-duplication keys on FromUserName + MsgId."""
+    from tests.wechat_util import new_msg_id
+
+    msg_id = new_msg_id()
+    first, second = new_openid("ofirst"), new_openid("osecond")
+    assert "山东 聊城" in wx.send(text_xml(first, "我在聊城", msg_id=msg_id))
+    other = wx.send(text_xml(second, "我在济源", msg_id=msg_id))
+    assert other and "河南 济源" in other and "聊城" not in other
+    assert follower_row(server, second).region == "河南 济源"
+    assert wx.send(text_xml(first, "我在济源", msg_id=msg_id)) == wx.send(text_xml(first, "我在聊城", msg_id=msg_id))
+    assert follower_row(server, first).region == "山东 聊城"  # the first follower's retry: not again

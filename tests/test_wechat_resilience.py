@@ -38,7 +38,7 @@ def left_by_a_crash(srv, openid: str, age: timedelta) -> str:
     """A de-dup row 'processing' since `age` ago — what a worker killed mid-turn leaves."""
     msg_id = new_msg_id()
     with session_scope(server_settings(srv)) as s:
-        s.add(ProcessedMessage(key=f"msg:{msg_id}", openid=openid, created_at=utcnow() - age))
+        s.add(ProcessedMessage(key=f"msg:{openid}:{msg_id}", openid=openid, created_at=utcnow() - age))
     return msg_id
 
 
@@ -47,9 +47,9 @@ def form_state(srv, openid: str) -> dict:
         return dict(s.get(Follower, openid).form_state or {})
 
 
-def record(srv, msg_id: str) -> ProcessedMessage:
+def record(srv, openid: str, msg_id: str) -> ProcessedMessage:
     with session_scope(server_settings(srv)) as s:
-        return s.get(ProcessedMessage, f"msg:{msg_id}")
+        return s.get(ProcessedMessage, f"msg:{openid}:{msg_id}")
 
 
 def test_a_stale_claim_is_taken_over_by_a_retry_exactly_once(claims):
@@ -66,7 +66,7 @@ def test_a_stale_claim_is_taken_over_by_a_retry_exactly_once(claims):
     state = form_state(claims, openid)
     assert state["slots"].get("institution") == INSTITUTION
     assert state["pending"] == "category" and state["misses"] == 0  # applied once, not twice
-    assert record(claims, msg_id).status == "done"
+    assert record(claims, openid, msg_id).status == "done"
     assert wx.send(xml) == answers[0]  # a later retry: the stored reply, no new handling
     assert form_state(claims, openid)["misses"] == 0
 
@@ -77,7 +77,7 @@ def test_a_live_claim_is_not_taken_over(claims):
     wx.say(openid, "你好")
     msg_id = left_by_a_crash(claims, openid, timedelta(seconds=0))  # still within its time
     assert wx.send(text_xml(openid, "我在聊城", msg_id=msg_id)) is None  # "success": not ours
-    assert record(claims, msg_id).status == "processing"
+    assert record(claims, openid, msg_id).status == "processing"
     with session_scope(server_settings(claims)) as s:
         assert s.get(Follower, openid).region is None  # the message was not handled a second time
 

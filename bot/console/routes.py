@@ -1,9 +1,13 @@
-"""/console/: the staff console — complaint queue, ticket pages, actions, CSV export, accounts.
+"""/console/: the staff console — login, complaint queue, ticket pages, actions, CSV export, photos.
 
 Server-rendered Jinja2 (autoescaped) with one small stylesheet: works on a phone, needs no
 front-end build. Routes stay thin: every ticket change goes through `bot.tickets`, every login
 check through `bot.console.auth`. Staff see only their regions (another region → 403); phone
-numbers are masked unless revealed by an explicit, logged POST.
+numbers are masked unless revealed by an explicit, logged POST. The admin pages (accounts,
+notices) are bot.console.admin; the plumbing both share is bot.console.pages. Odd input
+(page=², an id past the database's range) is a 4xx page with a Chinese reason. Photos come only
+from this server's copy, never from a URL a follower's message supplied (that server could log
+who opens the ticket, and when).
 """
 from __future__ import annotations
 
@@ -11,22 +15,20 @@ import csv
 import io
 import logging
 import secrets
-from datetime import timedelta, timezone
-from pathlib import Path
-from typing import Callable, Optional
+from datetime import timedelta
+from typing import Optional
 from urllib.parse import urlencode
 
-import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import func
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
-from bot import tickets
+from bot import tickets, web
 from bot.console import auth
+from bot.console.pages import (HERE, ConsoleError, ConsoleRoute, csrf_form, db_id, env, logged_in, page_number,
+                               posted, render, require_role, settings_of, templates)
 from bot.evidence import fetch_missing
 from bot.routing import load_routing
 from core.config import Settings
@@ -35,100 +37,13 @@ from storage.models import Evidence, Rating, RevealLog, StaffUser, Ticket, Ticke
 
 log = logging.getLogger("policybot.console")
 
-HERE = Path(__file__).parent
 PAGE_SIZE = 50
 MEDIA_KEPT = timedelta(days=3)  # WeChat keeps a follower's media this long
-# The pages hold personal data and need no script: no caching, no framing, no scripts at all.
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' http: https:; style-src 'self'; "
-                               "script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
-
-_env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-_env.filters["local"] = lambda dt: dt.replace(tzinfo=timezone.utc).astimezone(tickets.CHINA).strftime("%Y-%m-%d %H:%M") if dt else ""
-_env.filters["mask"] = tickets.mask_phone
-_env.globals.update(action_labels=tickets.ACTION_LABELS, role_labels=auth.ROLE_LABELS)
-templates = Jinja2Templates(env=_env)
-
-
-class ConsoleError(Exception):
-    """Stop a request with a rendered page (403 another region, 404 no such ticket …)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-class ConsoleRoute(APIRoute):
-    def get_route_handler(self) -> Callable:
-        handler = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                response = await handler(request)
-            except ConsoleError as exc:
-                if isinstance(exc, _LoginRequired) and exc.redirect:
-                    response = RedirectResponse("/console/login", status_code=303)
-                else:
-                    response = templates.TemplateResponse(request, "error.html",
-                                                          {"message": exc.message, "login": None},
-                                                          status_code=exc.status)
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-            return response
-        return guarded
-
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute)
 
 
 # ---------------------------------------------------------------- helpers
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-class _LoginRequired(ConsoleError):
-    def __init__(self, redirect: bool):
-        super().__init__(401, "请先登录")
-        self.redirect = redirect
-
-
-def _login(request: Request, s: Session, page: bool = False) -> auth.Login:
-    """The logged-in staff member; without one a page redirects to the login form, while
-    actions and downloads answer 401."""
-    login = auth.current_login(s, request.cookies.get(auth.COOKIE))
-    if login is None:
-        raise _LoginRequired(redirect=page)
-    return login
-
-
-async def posted(request: Request) -> FormData:
-    """The POSTed form, parsed before the (sync, thread-pooled) route runs."""
-    return await request.form()
-
-
-def _form(form: FormData, login: auth.Login) -> dict:
-    if not auth.csrf_ok(login.csrf_token, form.get("csrf_token")):
-        raise ConsoleError(403, "页面已过期，请刷新后重试（CSRF 校验失败）")
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def _require_role(login: auth.Login, *roles: str) -> None:
-    if login.user.role not in roles:
-        raise ConsoleError(403, "您没有权限访问此页面")
-
-
-def _admin_post(request: Request, s: Session, form: FormData) -> auth.Login:
-    """An admin's POST: logged in, admin role, CSRF token valid."""
-    login = _login(request, s)
-    _require_role(login, "admin")
-    _form(form, login)
-    return login
-
 
 def _ticket(s: Session, login: auth.Login, number: str, lock: bool = False) -> Ticket:
     query = select(Ticket).where(Ticket.number == number)
@@ -140,11 +55,6 @@ def _ticket(s: Session, login: auth.Login, number: str, lock: bool = False) -> T
     if not login.can_see(ticket.region):
         raise ConsoleError(403, "该投诉不属于您负责的地区")
     return ticket
-
-
-def _render(request: Request, name: str, login: Optional[auth.Login], status: int = 200, **ctx) -> Response:
-    ctx.update(login=login, csrf_token=login.csrf_token if login else "")
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
 def _filtered(login: auth.Login, settings: Settings, params: dict):
@@ -181,13 +91,13 @@ def _login_form(request: Request, error: str = "", status: int = 200) -> Respons
     resp = templates.TemplateResponse(request, "login.html", {"error": error, "login": None, "login_csrf": token},
                                       status_code=status)
     resp.set_cookie(auth.LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/console",
-                    secure=_settings(request).console_secure_cookie)
+                    secure=web.secure_cookie(request, settings_of(request)))
     return resp
 
 
 @router.post("/login")
 def login_submit(request: Request, form: FormData = Depends(posted)):
-    settings = _settings(request)
+    settings = settings_of(request)
     if not auth.csrf_ok(request.cookies.get(auth.LOGIN_CSRF_COOKIE, ""), form.get("login_csrf")):
         return _login_form(request, "页面已过期，请重新登录", 403)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
@@ -199,16 +109,16 @@ def login_submit(request: Request, form: FormData = Depends(posted)):
         token = auth.start_session(s, settings, user)
     resp = RedirectResponse("/console/", status_code=303)
     resp.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax", path="/console",
-                    secure=settings.console_secure_cookie, max_age=settings.console_session_hours * 3600)
+                    secure=web.secure_cookie(request, settings), max_age=settings.console_session_hours * 3600)
     resp.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/console")
     return resp
 
 
 @router.post("/logout")
 def logout(request: Request, form: FormData = Depends(posted)):
-    with session_scope(_settings(request)) as s:
-        login = _login(request, s)
-        _form(form, login)
+    with session_scope(settings_of(request)) as s:
+        login = logged_in(request, s)
+        csrf_form(form, login)
         auth.end_session(s, request.cookies.get(auth.COOKIE))
     resp = RedirectResponse("/console/login", status_code=303)
     resp.delete_cookie(auth.COOKIE, path="/console")
@@ -219,41 +129,42 @@ def logout(request: Request, form: FormData = Depends(posted)):
 
 @router.get("/")
 def queue(request: Request, page: str = "1"):
-    settings = _settings(request)
+    settings = settings_of(request)
     routing = load_routing(settings)
     params = _filters(request)
     today = tickets.local_today(settings)
     with session_scope(settings) as s:
-        login = _login(request, s, page=True)
+        login = logged_in(request, s, page=True)
         query = _filtered(login, settings, params)
         total = s.exec(select(func.count()).select_from(query.subquery())).one()
-        page = max(1, int(page)) if page.isdigit() else 1
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = page_number(page.strip(), pages)
         rows = s.exec(query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
                       .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
         items = [{"t": t, "overdue": tickets.is_overdue(t, today), "team": routing.team_name(t.team)} for t in rows]
         regions = routing.region_names if login.sees_all_regions else (login.user.regions or [])
-        return _render(request, "queue.html", login, items=items, total=total, page=page,
-                       pages=max(1, -(-total // PAGE_SIZE)), params=params, statuses=tickets.STATES,
-                       regions=regions, categories=tickets.CATEGORIES,
-                       query=urlencode(params), can_export=login.user.role in ("supervisor", "admin"))
+        return render(request, "queue.html", login, items=items, total=total, page=page,
+                      pages=pages, params=params, statuses=tickets.STATES,
+                      regions=regions, categories=tickets.CATEGORIES,
+                      query=urlencode(params), can_export=login.user.role in ("supervisor", "admin"))
 
 
 @router.get("/export.csv")
 def export_csv(request: Request):
     """The filtered queue as CSV (supervisors and admins). Phones stay masked."""
-    settings = _settings(request)
+    settings = settings_of(request)
     routing = load_routing(settings)
     today = tickets.local_today(settings)
     with session_scope(settings) as s:
-        login = _login(request, s)
-        _require_role(login, "supervisor", "admin")
+        login = logged_in(request, s)
+        require_role(login, "supervisor", "admin")
         rows = s.exec(_filtered(login, settings, _filters(request)).order_by(Ticket.created_at)).all()
         ratings = dict(s.exec(select(Rating.ticket_id, Rating.score)).all())
         buf = io.StringIO()
         out = csv.writer(buf)
         out.writerow(["编号", "状态", "逾期", "地区", "类别", "被投诉机构", "发生时间", "地点", "描述", "手机",
                       "承办部门", "承办人", "提交时间", "受理时限", "答复时限", "办结时间", "评分"])
-        local = _env.filters["local"]
+        local = env.filters["local"]
         for t in rows:
             out.writerow([_cell(v) for v in (
                 t.number, t.status, "是" if tickets.is_overdue(t, today) else "", t.region, t.category, t.institution,
@@ -280,24 +191,24 @@ def _assignees(s: Session, ticket: Ticket) -> list[str]:
 
 def _ticket_page(request: Request, s: Session, login: auth.Login, ticket: Ticket, *, reveal: bool = False,
                  error: str = "", status: int = 200) -> Response:
-    settings = _settings(request)
+    settings = settings_of(request)
     routing = load_routing(settings)
     events = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
                     .order_by(TicketEvent.at, TicketEvent.id)).all()
     evidence = s.exec(select(Evidence).where(Evidence.ticket_id == ticket.id).order_by(Evidence.id)).all()
     rating = s.exec(select(Rating).where(Rating.ticket_id == ticket.id)).first()
     allowed = [a for a, t in tickets.TRANSITIONS.items() if ticket.status in t.sources and login.user.role in t.roles]
-    return _render(request, "ticket.html", login, status=status, t=ticket, events=events, evidence=evidence,
-                   rating=rating, allowed=allowed, assignees=_assignees(s, ticket), reveal=reveal, error=error,
-                   team=routing.team_name(ticket.team), teams=routing.teams, overdue=tickets.is_overdue(
-                       ticket, tickets.local_today(settings)))
+    return render(request, "ticket.html", login, status=status, t=ticket, events=events, evidence=evidence,
+                  rating=rating, allowed=allowed, assignees=_assignees(s, ticket), reveal=reveal, error=error,
+                  team=routing.team_name(ticket.team), teams=routing.teams, overdue=tickets.is_overdue(
+                      ticket, tickets.local_today(settings)))
 
 
 @router.get("/t/{number}")
 def ticket_page(request: Request, number: str):
-    settings = _settings(request)
+    settings = settings_of(request)
     with session_scope(settings) as s:
-        login = _login(request, s, page=True)
+        login = logged_in(request, s, page=True)
         ticket = _ticket(s, login, number)
         missing = s.exec(select(Evidence.id).where(Evidence.ticket_id == ticket.id, Evidence.file_path.is_(None),
                                                    Evidence.media_id.is_not(None))).first()
@@ -310,25 +221,25 @@ def ticket_page(request: Request, number: str):
 @router.post("/t/{number}/reveal")
 def reveal_phone(request: Request, number: str, form: FormData = Depends(posted)):
     """Show the full phone number once, and log who saw it."""
-    with session_scope(_settings(request)) as s:
-        login = _login(request, s)
-        _form(form, login)
+    with session_scope(settings_of(request)) as s:
+        login = logged_in(request, s)
+        csrf_form(form, login)
         ticket = _ticket(s, login, number)
         if ticket.phone:
             s.add(RevealLog(ticket_id=ticket.id, username=login.user.username,
-                            ip=request.client.host if request.client else ""))
+                            ip=web.client_ip(request, settings_of(request))))
             tickets.add_event(s, ticket, login.user.username, "revealed", "查看了完整手机号")
         s.flush()
-        return _ticket_page(request, s, login, ticket, reveal=True)  # never cached: see SECURITY_HEADERS
+        return _ticket_page(request, s, login, ticket, reveal=True)  # never cached: see pages.SECURITY_HEADERS
 
 
 @router.post("/t/{number}/action")
 def ticket_action(request: Request, number: str, posted_form: FormData = Depends(posted)):
-    settings = _settings(request)
+    settings = settings_of(request)
     to_follower: Optional[str] = None
     with session_scope(settings) as s:
-        login = _login(request, s)
-        form = _form(posted_form, login)
+        login = logged_in(request, s)
+        form = csrf_form(posted_form, login)
         ticket = _ticket(s, login, number, lock=True)
         who, role, action = login.user.username, login.user.role, form.get("action", "")
         text = form.get("text", "")
@@ -367,113 +278,20 @@ def ticket_action(request: Request, number: str, posted_form: FormData = Depends
 
 @router.get("/evidence/{evidence_id}")
 def evidence_file(request: Request, evidence_id: int):
-    settings = _settings(request)
+    settings = settings_of(request)
     with session_scope(settings) as s:
-        login = _login(request, s)
-        ev = s.get(Evidence, evidence_id)
+        login = logged_in(request, s)
+        ev = s.get(Evidence, db_id(evidence_id, "没有这张图片"))
         ticket = s.get(Ticket, ev.ticket_id) if ev else None
         if ev is None or ticket is None:
             raise ConsoleError(404, "没有这张图片")
         if not login.can_see(ticket.region):
             raise ConsoleError(403, "该投诉不属于您负责的地区")
-    if ev.file_path:
+    if ev.file_path:  # only our own copy: the PicUrl came in a follower's message
         path = (settings.data_dir / ev.file_path).resolve()
         if path.is_file() and settings.data_dir.resolve() in path.parents:
             return FileResponse(path, headers={"Cache-Control": "private, no-store"})
-    if ev.pic_url and ev.pic_url.startswith(("http://", "https://")):
-        return RedirectResponse(ev.pic_url, status_code=302)
-    raise ConsoleError(404, "图片尚未下载")
-
-
-# ---------------------------------------------------------------- accounts (admin)
-
-@router.get("/staff")
-def staff_page(request: Request):
-    with session_scope(_settings(request)) as s:
-        login = _login(request, s, page=True)
-        _require_role(login, "admin")
-        return _staff_page(request, s, login)
-
-
-def _staff_page(request: Request, s: Session, login: auth.Login, error: str = "", notice: str = "",
-                status: int = 200) -> Response:
-    users = s.exec(select(StaffUser).order_by(StaffUser.username)).all()
-    return _render(request, "staff.html", login, status=status, users=users, roles=auth.ROLES,
-                   regions=load_routing(_settings(request)).region_names, error=error, notice=notice)
-
-
-@router.post("/staff")
-def staff_add(request: Request, form: FormData = Depends(posted)):
-    with session_scope(_settings(request)) as s:
-        login = _admin_post(request, s, form)
-        known = set(load_routing(_settings(request)).region_names)
-        regions = [r for r in form.getlist("regions") if r in known]
-        try:
-            user = auth.create_user(s, str(form.get("username", "")), str(form.get("password", "")),
-                                    str(form.get("role", "staff")), regions)
-        except ValueError as exc:
-            s.rollback()
-            return _staff_page(request, s, login, error=str(exc), status=400)
-        log.info("console: %s added %s (%s)", login.user.username, user.username, user.role)
-        return _staff_page(request, s, login, notice=f"已添加 {user.username}")
-
-
-@router.post("/staff/{user_id}/active")
-def staff_toggle(request: Request, user_id: int, form: FormData = Depends(posted)):
-    with session_scope(_settings(request)) as s:
-        login = _admin_post(request, s, form)
-        user = s.get(StaffUser, user_id)
-        if user is None:
-            raise ConsoleError(404, "没有这个账号")
-        if user.id == login.user.id:
-            return _staff_page(request, s, login, error="不能停用自己", status=400)
-        user.active = not user.active
-        s.add(user)
-    return RedirectResponse("/console/staff", status_code=303)
-
-
-# ---------------------------------------------------------------- policy notices (admin)
-
-UPLOAD_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
-UPLOAD_MAX_BYTES = 20 * 1024 * 1024
-
-
-@router.get("/notices")
-def notices_page(request: Request):
-    with session_scope(_settings(request)) as s:
-        login = _login(request, s, page=True)
-    return _notices_page(request, login)
-
-
-def _notices_page(request: Request, login: auth.Login, error: str = "", report: dict | None = None,
-                  status: int = 200) -> Response:
-    return _render(request, "notices.html", login, status=status, notices=request.app.state.kb.notices(),
-                   can_upload=login.user.role == "admin", error=error, report=report or {},
-                   status_labels={"added": "新增", "updated": "已更新", "unchanged": "未变化"})
-
-
-@router.post("/notices")
-def notices_upload(request: Request, form: FormData = Depends(posted)):
-    """Admins load new notices here; the index follows while the bot keeps answering."""
-    with session_scope(_settings(request)) as s:
-        login = _admin_post(request, s, form)
-    uploads = [f for f in form.getlist("files") if hasattr(f, "filename") and f.filename]
-    if not uploads:
-        return _notices_page(request, login, error="请选择要上传的文件", status=400)
-    report: dict[str, str] = {}
-    for upload in uploads:
-        if not upload.filename.lower().endswith(UPLOAD_SUFFIXES):
-            return _notices_page(request, login, error=f"{upload.filename}：只支持 txt、md、docx、pdf", status=400)
-        data = upload.file.read(UPLOAD_MAX_BYTES + 1)
-        if len(data) > UPLOAD_MAX_BYTES:
-            return _notices_page(request, login, error=f"{upload.filename}：文件超过 20 MB", status=413)
-        try:
-            report.update(request.app.state.kb.ingest_upload(upload.filename, data))
-        except Exception:  # a broken file must not take the page down
-            log.exception("console: ingest of an uploaded notice failed")
-            return _notices_page(request, login, error=f"{upload.filename}：无法读取该文件", status=400)
-    log.info("console: %s loaded notices %s", login.user.username, report)
-    return _notices_page(request, login, report=report)
+    raise ConsoleError(404, "图片尚未下载到本服务器（微信只保留3天，下载失败时无法查看）")
 
 
 @router.get("/static/console.css")

@@ -58,12 +58,12 @@ class Job:
 
 
 def shown(key: str) -> str:
-    """The de-dup key for a log line: an event key carries the sender's openid."""
+    """The de-dup key for a log line: every key carries the sender's openid."""
     kind, _, rest = key.partition(":")
-    if kind != "evt":
+    if kind not in ("evt", "msg") or ":" not in rest:
         return key
     openid, _, tail = rest.partition(":")
-    return f"evt:{mask_openid(openid)}:{tail}"
+    return f"{kind}:{mask_openid(openid)}:{tail}"
 
 
 def claim(settings: Settings, key: str, openid: str) -> Optional[datetime]:

@@ -1,13 +1,16 @@
 """The WeChat callback protocol, on wechatpy: signatures, AES envelopes, parsing, passive replies.
 
 Why its own module: the route stays thin, and the simulator builds its requests with the same
-token and crypto this module checks. A valid signature is accepted whatever its timestamp's age
-(the official sample vectors carry 2014 timestamps); replays are caught by message id instead
-(`dedup_key`). Every refusal is a `Rejected` with an HTTP status and a Chinese reason, never a 500.
+token and crypto this module checks. A signature only counts with a fresh timestamp: within
+WECHAT_MAX_AGE seconds of now, either way (0 turns the check off, for the official sample
+vectors' 2014 timestamps). That a signed URL carries one message only is bot.wechat.gate's
+business (it needs the database); retries of one message are caught by `dedup_key`, per follower.
+Every refusal is a `Rejected` with an HTTP status and a Chinese reason, never a 500.
 """
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
@@ -66,9 +69,23 @@ def _signed(token: str, params: dict) -> None:
         raise Rejected(403, "签名无效") from None
 
 
+def fresh(settings: Settings, timestamp: str, now: Optional[float] = None) -> None:
+    """The signed timestamp is within WECHAT_MAX_AGE seconds of now (in the past or, for clock
+    skew, the future); otherwise a signed URL read from a log would work forever."""
+    if settings.wechat_max_age <= 0:
+        return
+    try:
+        age = abs((time.time() if now is None else now) - int(timestamp))
+    except (TypeError, ValueError):
+        raise Rejected(403, "时间戳无效") from None
+    if age > settings.wechat_max_age:
+        raise Rejected(403, f"请求已过期：时间戳与服务器时间相差超过 {settings.wechat_max_age} 秒")
+
+
 def verify_get(settings: Settings, token: str, params: dict) -> str:
-    """GET server verification: the echostr back when the signature is right."""
+    """GET server verification: the echostr back when the signature is right and fresh."""
     _signed(token, params)
+    fresh(settings, params.get("timestamp", ""))
     return params.get("echostr", "")
 
 
@@ -93,6 +110,7 @@ def open_post(settings: Settings, token: str, params: dict, body: bytes) -> Enve
     nonce, timestamp = params.get("nonce", ""), params.get("timestamp", "")
     if encrypt_type == "raw":
         _signed(token, params)
+        fresh(settings, timestamp)
         return Envelope(_parse(body), False, nonce, timestamp)
     if encrypt_type != "aes":
         raise Rejected(400, "不支持的 encrypt_type")
@@ -119,6 +137,7 @@ def open_post(settings: Settings, token: str, params: dict, body: bytes) -> Enve
         raise Rejected(403, "AppID 不符") from None
     except Exception:
         raise Rejected(400, "无法解密消息") from None
+    fresh(settings, timestamp)  # msg_signature covered it
     return Envelope(_parse(plain), True, nonce, timestamp)
 
 
@@ -168,11 +187,13 @@ def to_inbound(message: BaseMessage) -> Inbound:
 
 
 def dedup_key(message: BaseMessage) -> str:
-    """msg:<MsgId>; events (which have none) by FromUserName + CreateTime + Event (+ EventKey:
-    a retry repeats it, and two different menu clicks within one second stay two clicks)."""
+    """msg:<FromUserName>:<MsgId> (a MsgId is unique per follower only: two followers may send
+    the same one, and each is owed an answer); events (which have none) by FromUserName +
+    CreateTime + Event (+ EventKey: a retry repeats it, and two different menu clicks within one
+    second stay two clicks), as the platform documents."""
     msg_id = _raw(message, "MsgId")
     if msg_id and msg_id != "0":
-        return f"msg:{msg_id}"[:200]
+        return f"msg:{message.source}:{msg_id}"[:200]
     kind = _raw(message, "MsgType").lower()
     what = _raw(message, "Event") if kind == "event" else kind
     key = f"evt:{message.source}:{_raw(message, 'CreateTime')}:{what}"

@@ -1,14 +1,19 @@
 """/wechat (the official account's callback URL) and /simulator (a local stand-in for a phone).
 
-Thin routes: the protocol is in `protocol`, handling-once and the deadline in `inbox`, the
-conversation in `bot.dialog`, the simulator's request building in `simulator`. Nothing here
-answers 500: a refusal is 400/403/413 with a Chinese reason, anything unexpected is logged and
-answered with an apology (or "success" when the message could not even be read), because
-WeChat shows the follower "该公众号暂时无法提供服务" otherwise.
+Thin routes: the allow-list and one-message-per-signature are in `gate`, the protocol (and the
+timestamp's age) in `protocol`, handling-once and the deadline in `inbox`, the conversation in
+`bot.dialog`, the simulator's request building in `simulator`. Nothing here answers 500: a
+refusal is 400/403/413 with a Chinese reason, anything unexpected is logged and answered with an
+apology (or "success" when the message could not even be read), because WeChat shows the
+follower "该公众号暂时无法提供服务" otherwise.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -16,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.wechat import inbox, menu, protocol, simulator
+from bot.wechat import gate, inbox, menu, protocol, simulator
 from bot.wechat.protocol import Rejected
 
 log = logging.getLogger("policybot.wechat")
@@ -52,6 +57,7 @@ def _refusal(r: Rejected) -> PlainTextResponse:
 @router.get("/wechat")
 async def wechat_verify(request: Request):
     try:
+        gate.allowed(request.app.state.settings, request)
         token = await _token(request)
         return PlainTextResponse(protocol.verify_get(request.app.state.settings, token,
                                                      dict(request.query_params)))
@@ -65,11 +71,13 @@ async def wechat_verify(request: Request):
 @router.post("/wechat")
 async def wechat_receive(request: Request):
     settings = request.app.state.settings
+    params = dict(request.query_params)
     try:
+        gate.allowed(settings, request)
         token = await _token(request)
         body = await _read_limited(request)
-        envelope = await run_in_threadpool(protocol.open_post, settings, token,
-                                           dict(request.query_params), body)
+        envelope = await run_in_threadpool(protocol.open_post, settings, token, params, body)
+        await run_in_threadpool(gate.once, settings, params, body)
     except Rejected as r:
         return _refusal(r)
     except Exception:
@@ -96,6 +104,21 @@ async def wechat_receive(request: Request):
 TEMPLATE = Path(__file__).parent / "templates" / "simulator.html"
 
 
+def _hashes(html: str, tag: str) -> str:
+    blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, re.S)
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(b.encode()).digest()).decode()}'" for b in blocks)
+
+
+@lru_cache
+def _page() -> tuple[str, dict[str, str]]:
+    """The page and its headers: a CSP that runs only the page's own inline script and style
+    (by hash), talks only to this server, and may not be framed (clickjacking)."""
+    html = TEMPLATE.read_text(encoding="utf-8")
+    csp = (f"default-src 'none'; script-src {_hashes(html, 'script')}; style-src {_hashes(html, 'style')}; "
+           "connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    return html, {"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
 class SimMessage(BaseModel):
     openid: str = Field(..., pattern=r"^sim_[A-Za-z0-9_-]{4,40}$")
     kind: str = Field("text", pattern=r"^(text|voice|image|location|link|video|file|event)$")
@@ -112,7 +135,8 @@ def _simulator_off(request: Request):
 
 @router.get("/simulator")
 async def simulator_page(request: Request):
-    return _simulator_off(request) or HTMLResponse(TEMPLATE.read_text(encoding="utf-8"))
+    html, headers = _page()
+    return _simulator_off(request) or HTMLResponse(html, headers=headers)
 
 
 @router.get("/simulator/api/menu")

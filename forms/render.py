@@ -1,0 +1,101 @@
+"""What a form says: its questions, the summary to confirm, the correction menu, side answers.
+
+Why apart from the walk: the wording and the 2048-byte budget of a WeChat reply change for other
+reasons than the order in which questions are asked; and a side question's answer, which the
+router fetches, is placed here so that the engine and the router agree on one layout.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from forms.choices import choice_options, numbered
+from forms.definition import FormDef, Slot
+from forms.parsers import yes_no_labels
+from forms.rules import cite
+from forms.state import CONFIRM, FIX, FormState
+from knowledge.types import Answer
+
+MAX_BYTES = 2048
+HELP_LINE = "（回复序号或文字；“上一步”返回，“取消”退出）"
+HELP_LINE_FREE = "（“上一步”返回，“取消”退出）"
+NO_ANSWER = "抱歉，暂时没能查到这个问题的答案，请稍后再问。"
+
+
+def fit(text: str, budget: int = MAX_BYTES) -> str:
+    raw = text.encode()
+    if len(raw) <= budget:
+        return text
+    return raw[: budget - 3].decode(errors="ignore") + "…"
+
+
+def render_question(slot: Slot, prefix: str = "") -> str:
+    lines = [prefix + slot.question] if prefix else [slot.question]
+    choices = numbered(choice_options(slot.spec))
+    if slot.parser == "yes_no" and not choices:
+        choices = [{"label": label} for label in yes_no_labels(slot.spec)]
+    for i, choice in enumerate(choices, 1):
+        lines.append(f"{i}. {choice['label']}")
+    lines.append(slot.help if slot.help is not None else HELP_LINE if choices else HELP_LINE_FREE)
+    return "\n".join(lines)
+
+
+def summary_slots(form: FormDef, state: FormState) -> list[Slot]:
+    """The answered slots that apply and are shown for confirming, in the form's order."""
+    return [s for s in form.slots if s.applies(state.slots) and s.name in state.slots and not s.no_summary]
+
+
+def _answer_lines(form: FormDef, state: FormState) -> list[str]:
+    return [f"{i}. {slot.shown_label}：{state.labels.get(slot.name, '')}"
+            for i, slot in enumerate(summary_slots(form, state), 1)]
+
+
+def summary(form: FormDef, state: FormState) -> str:
+    lines = ["请核对您的回答：", *_answer_lines(form, state)]
+    lines += ["", "1. " + form.confirm_label, "2. 修改某一项"]
+    return "\n".join(lines)
+
+
+def fix_menu(form: FormDef, state: FormState) -> str:
+    return "\n".join(["要修改哪一项？回复序号：", *_answer_lines(form, state), "回复“返回”回到核对页。"])
+
+
+def ask_again(form: FormDef, state: FormState) -> str:
+    """The pending question (or the summary, or the correction menu) once more."""
+    if state.pending == CONFIRM:
+        return summary(form, state)
+    if state.pending == FIX:
+        return fix_menu(form, state)
+    slot = form.slot(state.pending)
+    return render_question(slot) if slot else ""
+
+
+@dataclass(frozen=True)
+class SideQuestion:
+    """A policy question asked inside a form (or just after one expired), for the router to
+    answer: the engine knows no knowledge base. `render` places the answer as the form wants it:
+    after `head`, before `tail` (the repeated question), within one reply."""
+
+    text: str
+    head: str = ""
+    tail: str = ""
+    cite: bool = False  # add the first source's citation when the answer does not name it
+    unanswered: str = ""  # the whole reply when there is no answer
+
+    @classmethod
+    def inline(cls, text: str, tail: str) -> "SideQuestion":
+        """Asked in the middle of a form: the answer, then the pending question again."""
+        asked = cls(text, tail=tail, cite=True)
+        return replace(asked, unanswered=asked.placed(NO_ANSWER))
+
+    def placed(self, body: str) -> str:
+        return fit(self.head + body, MAX_BYTES - len(self.tail.encode())) + self.tail
+
+    def render(self, answer: Optional[Answer]) -> str:
+        """The reply for the router's answer (None: it could not get one)."""
+        if answer is None:
+            return self.unanswered
+        body = answer.answer
+        if self.cite and not answer.refused and answer.sources and answer.sources[0].title not in body:
+            body += "\n依据：" + cite(answer.sources[0])
+        return self.placed(body)

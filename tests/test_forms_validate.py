@@ -1,0 +1,102 @@
+"""`policybot validate`: the shipped data passes; a broken copy fails, naming each file, line and
+problem (the line from the YAML node marks)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str):
+    result = CliRunner().invoke(app, ["validate", *args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def copy(tmp_path) -> Path:
+    """The data a check reads, copied: forms/, deploy/routing.yaml, knowledge/corpus/."""
+    shutil.copytree(ROOT / "forms" / "defs", tmp_path / "forms" / "defs")
+    shutil.copytree(ROOT / "forms" / "rules", tmp_path / "forms" / "rules")
+    shutil.copytree(ROOT / "knowledge" / "corpus", tmp_path / "knowledge" / "corpus")
+    (tmp_path / "deploy").mkdir()
+    shutil.copy(ROOT / "deploy" / "routing.yaml", tmp_path / "deploy" / "routing.yaml")
+    return tmp_path
+
+
+def edit(root: Path, rel: str, old: str, new: str) -> int:
+    """Replace the first `old` in a file; returns the (1-based) line where it stood."""
+    path = root / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (rel, old)
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return line
+
+
+def test_shipped_data_passes():
+    code, output = run()
+    assert code == 0, output
+    assert "no problems" in output
+
+
+def test_an_unchanged_copy_passes(copy):
+    code, output = run("--root", str(copy))
+    assert code == 0, output
+
+
+def test_a_broken_copy_names_file_line_and_problem(copy):
+    broken = {
+        "forms/defs/yigong.yaml": [
+            edit(copy, "forms/defs/yigong.yaml", "when: {fact: enterprise_size,", "when: {fact: enterprise_sizes,"),
+            edit(copy, "forms/defs/yigong.yaml", 'choices: "@ownership"', 'choices: "@owners"'),
+        ],
+        "forms/defs/voucher.yaml": [edit(copy, "forms/defs/voucher.yaml", "goto: no_voucher,", "goto: no_vouchers,")],
+        "forms/defs/complaint.yaml": [edit(copy, "forms/defs/complaint.yaml", "{value: 济源, label: 河南济源}",
+                                           "{value: 济源市, label: 河南济源}")],
+        "forms/rules/yigong.yaml": [edit(copy, "forms/rules/yigong.yaml", "notice: lu_33", "notice: lu_34")],
+        "forms/rules/trainee.yaml": [
+            edit(copy, "forms/rules/trainee.yaml", "{fact: has_voucher, equals: false}", "{fact: has_vouchers, equals: false}"),
+            edit(copy, "forms/rules/trainee.yaml", "quote: 学员年度内不得重复培训", "quote: 学员年度内可以重复培训"),
+        ],
+        "forms/rules/notices.yaml": [edit(copy, "forms/rules/notices.yaml", "doc_number: 文人社字〔2023〕51号",
+                                          "doc_number: 文人社字〔2023〕15号")],
+        "deploy/routing.yaml": [edit(copy, "deploy/routing.yaml", "team: ws-skills}", "team: ws-skill}")],
+    }
+    code, output = run("--root", str(copy))
+    assert code == 1
+    for file, lines in broken.items():
+        for line in lines:
+            assert f"{file}:{line}: " in output, (file, line, output)
+    for words in ("enterprise_sizes", "@owners", "no_vouchers", "lu_34", "has_vouchers", "verbatim",
+                  "文人社字〔2023〕15号", "ws-skill", "济源市"):
+        assert words in output, (words, output)
+
+
+def test_schema_errors_and_bad_yaml_are_placed(copy):
+    parser_line = edit(copy, "forms/defs/trainee.yaml", "parser: number", "parser: numbr")
+    action_line = edit(copy, "forms/defs/complaint.yaml", "on_complete: file_complaint",
+                       "on_complete: bot.complaint_dialog:file_from_form")
+    effect_line = edit(copy, "forms/rules/yigong.yaml", "effect: review", "effect: maybe")
+    (copy / "forms" / "rules" / "choices.yaml").write_text("regions:\n  - {value: 聊城\n", encoding="utf-8")
+    code, output = run("--root", str(copy))
+    assert code == 1
+    assert f"forms/defs/trainee.yaml:{parser_line}: slot subsidized_trainings_this_year" in output
+    assert "unknown parser 'numbr'" in output
+    assert f"forms/defs/complaint.yaml:{action_line}: on_complete: name a registered completion action" in output
+    assert f"forms/rules/yigong.yaml:{effect_line}: rules[0].effect" in output
+    assert "forms/rules/choices.yaml:" in output and "not valid YAML" in output
+
+
+def test_an_unregistered_action_and_a_missing_notice_file(copy):
+    line = edit(copy, "forms/defs/voucher.yaml", "on_complete: guide_done", "on_complete: guide_finished")
+    notice_line = edit(copy, "forms/rules/notices.yaml", "file: 002_a412a878726be6d2", "file: 002_gone")
+    code, output = run("--root", str(copy))
+    assert code == 1
+    assert f"forms/defs/voucher.yaml:{line}: no completion action is registered as 'guide_finished'" in output
+    assert f"forms/rules/notices.yaml:{notice_line}: notice jiyuan_2021: no file '002_gone'" in output
