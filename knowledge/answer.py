@@ -188,12 +188,13 @@ def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limi
                  include: set[int] | None = None, question: str = "") -> tuple[list[str], Source]:
     """The lines for one clause: plain answer (with expiry), quote, citation, region. The
     quote holds the best sentence that states the kind of fact asked (an amount, a date…)."""
-    units = hit.sentence_scores or []
-    typed = fact_units(types, [readable(u) for u, _sc in units])
-    if typed and len(units) > 1:
-        include = (include or set()) | {max(typed, key=lambda j: units[j][1])}
-    listed = family_quote(hit, types)
-    quote = listed or best_quote(hit.chunk.text, hit.sentence_scores, limit, include)
+    quote = listed = family_quote(hit, types)
+    if not listed:
+        units = hit.sentence_scores or []
+        typed = fact_units(types, [readable(u) for u, _sc in units])
+        if typed and len(units) > 1:
+            include = (include or set()) | {max(typed, key=lambda j: units[j][1])}
+        quote = best_quote(hit.chunk.text, hit.sentence_scores, limit, include)
     n = hit.notice
     heading = heading_label(hit.family[0].heading_path if listed else hit.chunk.heading_path, quote)
     valid = hit.chunk.valid_until or n.valid_until

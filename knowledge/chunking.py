@@ -19,14 +19,17 @@ from knowledge.structure import (
 )
 from knowledge.textutil import clean_inline, ends_sentence, join_broken, squash
 
+NUMBERED = r"\d{1,2}\s*[.．、](?!\d)"  # “1.” “2、” (not “1.5”)
+SUB_NUMBERED = r"[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]"  # “（1）” “①”
 HEADINGS = [
     (1, re.compile(r"^(第[一二三四五六七八九十百\d]+章)\s*(.*)$")),
     (1, re.compile(r"^([一二三四五六七八九十]+、)\s*(.*)$")),
     (2, re.compile(r"^([（(][一二三四五六七八九十]+[)）])\s*(.*)$")),
     (3, re.compile(r"^(第[一二三四五六七八九十百\d]+条)\s*(.*)$")),
-    (3, re.compile(r"^(\d{1,2}\s*[.．、])(?!\d)\s*(.*)$")),
-    (4, re.compile(r"^([（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩])\s*(.*)$")),
+    (3, re.compile(rf"^({NUMBERED})\s*(.*)$")),
+    (4, re.compile(rf"^({SUB_NUMBERED})\s*(.*)$")),
 ]
+LIST_ITEM = re.compile(rf"^(?:{NUMBERED}|{SUB_NUMBERED})")  # the numbering of a list item (families.py)
 ATTACHMENT = re.compile(r"^附\s*件\s*(\d*)\s*[:：]?\s*(.*)$")
 LIST_LEAD = ("附件", "注", "备注")
 BOILERPLATE = re.compile(r"^(?:（此件\S*公开）|\(此件\S*公开\)|（联系单位[:：].*）|校核人[:：].*|填表人[:：].*|填表日期.*|联系人|联系电话|.*_{3,}.*)$")

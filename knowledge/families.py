@@ -6,13 +6,13 @@ of its own (so an item can be found alone), but a question about the list (“�
 is answered by the whole list, and a question whose words match one item may be answered by
 its sibling (the item about 企业 when the asker wrote 进厂). So each item knows its family —
 the lead-in before it and its siblings — and the answer quotes the family when it is short.
-Nothing here is about a particular notice: only the numbering shapes of Chinese documents.
+Nothing here is about a particular notice: only the numbering shapes of Chinese documents,
+the ones the chunker reads as item headings (chunking.LIST_ITEM).
 """
 from __future__ import annotations
 
-import re
+from knowledge.chunking import LIST_ITEM
 
-ITEM = re.compile(r"^(?:\d{1,2}\s*[.．、]|[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩])")
 SEP = " > "
 
 
@@ -21,7 +21,7 @@ def _parent(path: str) -> str | None:
     if SEP not in path:
         return None
     head, last = path.rsplit(SEP, 1)
-    return head if ITEM.match(last.strip()) else None
+    return head if LIST_ITEM.match(last.strip()) else None
 
 
 def families(chunks: list) -> dict[int, tuple[int, ...]]:
@@ -31,7 +31,7 @@ def families(chunks: list) -> dict[int, tuple[int, ...]]:
     i = 0
     while i < len(chunks):
         parent = _parent(chunks[i].heading_path)
-        if parent is None or not ITEM.match(chunks[i].text.strip()):
+        if parent is None or not LIST_ITEM.match(chunks[i].text.strip()):
             i += 1
             continue
         j = i

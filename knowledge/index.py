@@ -223,6 +223,7 @@ class HybridIndex:
             s_sim = sent_best.get(i, (dense_sim.get(i, 0.0), -1))[0]
             sentence_scores = st.sentences.coverages(i, query, st.bm25)
             typed = type_match(ctx.types, c.text)
+            family = [st.chunks[p] for p in st.families.get(i, ())]  # the short list it is an item of
             f = {
                 "lex_rel": float(lex[i]) / lex_max, "lex_abs": lex_abs * float(lex[i]) / lex_max,
                 "lex_rr": 1.0 / (1 + lex_rank[i]) if i in lex_rank else 0.0,
@@ -250,10 +251,9 @@ class HybridIndex:
                 "sent_missed": min((rarest_missed(query, frozenset(), st.bm25, hay)
                                     for hay in st.sentences.haystacks(i)), default=1.0),
                 "unknown_count": min(unknown, 4.0), "neighbour": neighbour,
-                "figure_absent": figure_absent(ctx.figures, c.text + "".join(st.chunks[p].text for p in st.families.get(i, ()))),
+                "figure_absent": figure_absent(ctx.figures, "".join(x.text for x in family) or c.text),
             }
-            hits.append(Hit(c, n, 0.0, f, sentence_scores=sentence_scores,
-                            family=[st.chunks[p] for p in st.families.get(i, ())]))
+            hits.append(Hit(c, n, 0.0, f, sentence_scores=sentence_scores, family=family))
             rows.append([f[name] for name in ranking.FEATURES])
         feats = [h.features for h in hits]
         logits = model.logits(np.array(rows, dtype=np.float64)) if model is not None else ranking.fallback_logits(feats)

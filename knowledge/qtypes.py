@@ -4,7 +4,9 @@ Why: “能给多少钱” is answered by a sentence with an amount, “多久�
 list of documents — whatever words the asker used. Matching the question type to the answer
 type is a ranking feature that holds for any notice, and it picks the fact the short plain
 answer leads with. The patterns are general Chinese question words and the general shapes of
-amounts, durations, dates and counts; none is about a particular notice or question.
+amounts, durations, dates and counts; none is about a particular notice or question. Questions
+arrive in standard spelling (knowledge/normalise.py has turned 啥/咋/中不中 into 什么/怎么/行不行),
+so the patterns need no dialect variants.
 """
 from __future__ import annotations
 
@@ -33,30 +35,31 @@ QTYPES: tuple[QType, ...] = (
           _re(NUM + r"\s*(?:个工作日|个月|天|日|年|小时|课时|学时|分钟|周)|最长|期限")),
     QType("deadline", _re(r"最迟|最晚|截止|截至|之前|以前|哪天前|什么时候前|期限"),
           _re(r"\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:前|之前|以前|止|截止)|(?:截止|截至)\S{0,4}\d|\d{1,2}\s*月(?:底|前)")),
-    QType("date", _re(r"什么时候|啥时候|何时|截止|哪天|几号|几月|最迟|最晚|到期|有效期|还能.{0,4}(?:申请|办|领)|过期"),
+    QType("date", _re(r"什么时候|何时|截止|哪天|几号|几月|最迟|最晚|到期|有效期|还能.{0,4}(?:申请|办|领)|过期"),
           _re(r"\d{4}\s*年|\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月(?:底|前|份)")),
     QType("count", _re(r"几次|几个|几家|几所|几类|几项|几名|几人|几期|几批|多少人|多少个|多少家|多少名|多少次|多少项|名额|人数|数量"),
           _re(NUM + r"\s*(?:次|个|家|所|人|名|类|项|期|批|套|组|万人|张|份|本|台|位|种|场|轮|门|条|篇|段)|(?:人数|数量|名额|人次)\s*[:：]\s*\d")),
     QType("share", _re(r"比例|百分之|百分比|占多少|几成|%|率"),
           _re(r"\d+(?:\.\d+)?\s*%|百分之|\d+\s*[:：]\s*\d+|比例")),
-    QType("materials", _re(r"材料|资料|证明|手续|带什么|带啥|交什么|交啥|提供什么|提供啥|准备什么|准备啥|证件"),
+    QType("materials", _re(r"材料|资料|证明|手续|带什么|交什么|提供什么|准备什么|证件"),
           _re(r"材料|资料|证明|复印件|花名册|申请表|执照|证书|凭证|台账|清单")),
-    QType("procedure", _re(r"怎么申请|如何申请|怎么领|咋领|怎么办理|如何办理|流程|程序|步骤|去哪|在哪|哪里|怎么报|咋报|怎么弄|咋弄|咋办"),
+    QType("procedure", _re(r"怎么申请|如何申请|怎么领|怎么办理|如何办理|流程|程序|步骤|去哪|在哪|哪里|怎么报|怎么弄"),
           _re(r"申请|申领|提交|审核|受理|报送|备案|审批|拨付|登录|办理")),
-    QType("condition", _re(r"条件|要求|谁能|哪些人|什么人|啥人|符合|资格|够不够|算不算|够格|能享受|可以享受"),
+    QType("condition", _re(r"条件|要求|谁能|哪些人|什么人|符合|资格|够不够|算不算|够格|能享受|可以享受"),
           _re(r"条件|对象|范围|符合|须|应当|要求|的，|以上|以下|不低于|不少于|不超过")),
-    QType("yesno", _re(r"能不能|可不可以|可以吗|能吗|是否|会不会|行不行|中不中|成不成|要不要|需不需要|用不用|有没有|算不算|吗[？?]?$|[^\s不]不[？?]*$|没[？?]*$"),
+    QType("yesno", _re(r"能不能|可不可以|可以吗|能吗|是否|会不会|行不行|成不成|要不要|需不需要|用不用|有没有|算不算|吗[？?]?$|[^\s不]不[？?]*$|没[？?]*$"),
           _re(r"可|不得|不能|不予|无需|不需|不再|应当|必须|须|禁止|严禁|允许|纳入")),
     QType("contact", _re(r"电话|联系方式|咨询|打给谁|联系谁|邮箱|热线"),
           _re(r"\d{3,4}\s*-\s*\d{7,8}|1\d{10}|[\w.-]+@[\w-]+\.[\w.]+")),
-    QType("penalty", _re(r"处罚|怎么处理|咋处理|后果|查处|会怎样|会怎么样|被抓|违规|造假|骗"),
+    QType("penalty", _re(r"处罚|怎么处理|后果|查处|会怎样|会怎么样|被抓|违规|造假|骗"),
           _re(r"取消|暂停|追回|退还|清退|责任|黑名单|通报|处理|追究|移交")),
     QType("who", _re(r"哪个部门|谁负责|责任单位|哪个单位|找谁|哪家单位|谁来"),
           _re(r"责任单位|局|部门|负责|牵头|配合")),
 )
 
 
-FIGURES = ("amount", "duration", "count", "share", "contact", "deadline")
+CONCRETE = ("amount", "duration", "deadline", "date", "count", "share", "contact")
+FIGURES = tuple(name for name in CONCRETE if name != "date")  # “什么时候” may be answered by “结业前”
 
 
 def figures_asked(question: str) -> list[QType]:
@@ -87,9 +90,6 @@ def type_match(types: list[QType], text: str) -> float:
     return sum(1 for t in types if t.states.search(text)) / len(types)
 
 
-CONCRETE = ("amount", "duration", "deadline", "date", "count", "share", "contact")
-
-
 def _concrete(types: list[QType]) -> list[QType]:
     """The concrete fact types asked, in the order to look for them: the type asked last first,
     except that a deadline (“最迟什么时候”) is a date that ends something, and stands in for
@@ -102,11 +102,8 @@ def _concrete(types: list[QType]) -> list[QType]:
 
 def first_fact(types: list[QType], text: str) -> re.Match | None:
     """Where `text` states the concrete fact asked: for the first type (see _concrete) it states."""
-    for t in _concrete(types):
-        m = t.states.search(text)
-        if m:
-            return m
-    return None
+    found = fact_matches(types, text)
+    return found[0] if found else None
 
 
 def fact_matches(types: list[QType], text: str) -> list[re.Match]:
