@@ -3,7 +3,8 @@
 Each was written by a fresh helper that saw only the notices, and scored once: set A on the
 landed main before answering changed (37/60 right, 9/10 refused), set B at the end of that
 change (48/60, 7/10); in the next session set C before answering changed again (40/60, 13/15)
-and set D at the end (40/60, 9/12). After that they guard against regressions; nothing in the
+and set D at the end (40/60, 9/12); in the session after, set E on the product as it then stood
+(46/60, 1/60 answerable refused, 12/12; the anchor 30/60). After that they guard against regressions; nothing in the
 product was tuned on them. With the product as it stands: A 51/60 and 9/10, B 50/60 and 8/10,
 C 43/60 and 13/15.
 """
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.db
     ("2026-12-02_set_b", 10, 2),
     ("2026-12-02_set_c", 17, 2),
     ("2026-12-02_set_d", 20, 3),
+    ("2026-12-02_set_e", 14, 0),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")
