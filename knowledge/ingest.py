@@ -107,8 +107,25 @@ def ingest_file(session: Session, path: Path, embedder: Embedder, vectors: Vecto
     existing = session.exec(select(SourceFile).where(SourceFile.name == name)).first()
     if existing and existing.sha256 == digest:
         return "unchanged"
-    text = load_text(path)
-    drafts = parse_notices(text)
+    # Parse, chunk and tokenise before the first write: on SQLite the first write takes the
+    # database's write lock, and a 12 MB notice must not hold it while jieba works (every
+    # WeChat message needs that lock for its de-dup claim).
+    drafts = parse_notices(load_text(path))
+    planned = []
+    for draft in drafts:
+        notice = Notice(file=name, seq=draft.seq, title=draft.title, doc_number=draft.doc_number,
+                        issuer=draft.issuer, date=draft.date, province=draft.region.province,
+                        city=draft.region.city, county=draft.region.county,
+                        valid_until=draft.valid_until, meta={"header": draft.meta.get("header", [])})
+        chunks = []
+        for seq, c in enumerate(chunk_notice(draft)):
+            lex = lexical_text(notice.title, notice.doc_number, c.path, c.text, notice.issuer, notice.region)
+            chunks.append((Chunk(file=name, seq=seq, kind=c.kind, heading_path=c.path, text=c.text,
+                                 valid_until=c.valid_until, tokens=" ".join(tokenize(lex))),
+                           embed_text(c.path, c.text)))
+        planned.append((notice, chunks))
+    if not defer_vectors:  # the model runs before the cache rows are written, as above
+        hashes, matrix = embed_cached(embedder, [t for _n, chunks in planned for _c, t in chunks], session)
     if existing:
         _remove_file(session, name, vectors)
         existing.sha256, existing.path, existing.ingested_at = digest, str(path), utcnow()
@@ -116,25 +133,18 @@ def ingest_file(session: Session, path: Path, embedder: Embedder, vectors: Vecto
     else:
         session.add(SourceFile(name=name, path=str(path), sha256=digest))
     rows: list[tuple[Chunk, str]] = []
-    for draft in drafts:
-        notice = Notice(file=name, seq=draft.seq, title=draft.title, doc_number=draft.doc_number,
-                        issuer=draft.issuer, date=draft.date, province=draft.region.province,
-                        city=draft.region.city, county=draft.region.county,
-                        valid_until=draft.valid_until, meta={"header": draft.meta.get("header", [])})
+    for notice, chunks in planned:
         session.add(notice)
         session.flush()
-        for seq, c in enumerate(chunk_notice(draft)):
-            lex = lexical_text(notice.title, notice.doc_number, c.path, c.text, notice.issuer, notice.region)
-            chunk = Chunk(notice_id=notice.id, file=name, seq=seq, kind=c.kind, heading_path=c.path,
-                          text=c.text, valid_until=c.valid_until, tokens=" ".join(tokenize(lex)))
-            rows.append((chunk, embed_text(c.path, c.text)))
+        for chunk, embedded in chunks:
+            chunk.notice_id = notice.id
+            rows.append((chunk, embedded))
     for chunk, _ in rows:
         session.add(chunk)
     session.flush()
     if defer_vectors:
         bump_version(session)
         return "updated" if existing else "added"
-    hashes, matrix = embed_cached(embedder, [t for _c, t in rows], session)
     for (chunk, _), h in zip(rows, hashes):
         chunk.text_hash = h
         session.add(chunk)

@@ -14,7 +14,11 @@ worker), and gives up on a passive reply after 5 s. So:
 - the answer is computed in a worker thread; if it is ready within POLICYBOT_REPLY_DEADLINE the
   reply is passive, otherwise the request answers "success" and the answer is pushed through the
   customer-service API when ready (bot.wechat.push keeps it if WeChat refuses);
-- whenever a follower writes, their kept pushes are retried (the window is open again).
+- whenever a follower writes, their kept pushes are retried (the window is open again);
+- a database that is busy (SQLite's write lock held by an ingest, PostgreSQL restarting) is
+  waited out for up to BUSY_RETRY_SECONDS: the claim and the turn are retried (a turn is one
+  transaction, so a retry never applies it twice), the request meanwhile answers "success", and
+  the reply is pushed when it is ready. A turn that still fails gets the apology, never silence.
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import Optional
 
 from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import dialog
 from bot.logsafe import mask_openid
@@ -43,6 +47,7 @@ log = logging.getLogger("policybot.wechat")
 
 APOLOGY = "抱歉，系统开小差了，请稍后再试。回复“菜单”查看我能做什么。"
 KEEP_KEYS = timedelta(days=3)  # WeChat retries within seconds; old keys are only clutter
+BUSY_RETRY_SECONDS = 60.0
 
 _executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="wechat-turn")
 
@@ -130,8 +135,41 @@ def _store_apology(settings: Settings, key: str, claimed_at: datetime) -> None:
         log.exception("storing the apology for %s failed", shown(key))
 
 
+def _while_busy(call, *args, **kwargs):
+    """`call(*args, **kwargs)`, retried with backoff while the database is busy or unreachable."""
+    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            return call(*args, **kwargs)
+        except OperationalError as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("database busy (%s); retrying in %.2f s", type(exc.orig).__name__, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
 def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optional[str]:
-    claimed_at = claim(settings, key, inbound.openid)
+    """The whole handling of one message in a worker thread; never raises (a failure is logged
+    and answered with the apology)."""
+    try:
+        return _handle_claimed(settings, kb, inbound, key, job)
+    except Exception:
+        log.exception("handling %s failed", shown(key))
+        with job.lock:
+            job.finished, job.reply = True, APOLOGY
+            abandoned = job.abandoned
+        if abandoned:
+            try:
+                push.push(settings, inbound.openid, APOLOGY)
+            except Exception:
+                log.exception("pushing the apology to %s failed", shown(key))
+        return APOLOGY
+
+
+def _handle_claimed(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optional[str]:
+    claimed_at = _while_busy(claim, settings, key, inbound.openid)
     if claimed_at is None:
         reply = stored_reply(settings, key, settings.reply_deadline)
         with job.lock:
@@ -141,7 +179,7 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
         job.owner = True
         abandoned = job.abandoned
     if abandoned:  # the request has already answered "success": retries must not get it passively
-        mark_pushed(settings, key)
+        _while_busy(mark_pushed, settings, key)
     try:
         kept = push.last_pending(settings, inbound.openid)
         if kept is not None:  # the follower wrote: the 48-hour window and the quota are open again
@@ -149,7 +187,7 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
     except Exception:
         log.exception("looking up kept pushes failed")
     try:
-        reply = dialog.handle(settings, kb, inbound, dedup_key=key, claimed_at=claimed_at)
+        reply = _while_busy(dialog.handle, settings, kb, inbound, dedup_key=key, claimed_at=claimed_at)
     except dialog.ClaimLost:  # a retry took this message over: its handling answers, not ours
         log.warning("message %s: taken over by a retry; this handling is dropped", shown(key))
         with job.lock:
@@ -164,7 +202,7 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
         abandoned = job.abandoned
     if abandoned and reply:
         try:
-            mark_pushed(settings, key)
+            _while_busy(mark_pushed, settings, key)
             push.push(settings, inbound.openid, reply)
         except Exception:
             log.exception("pushing the reply to %s failed", shown(key))
