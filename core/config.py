@@ -133,6 +133,25 @@ class Settings(BaseSettings):
         description="force the console cookie's Secure flag on (true) or off (false); default: on "
                     "when the request came over HTTPS or with X-Forwarded-Proto: https",
     )
+    console_login_max_failures: int = Field(
+        5, ge=1, validation_alias=_env("POLICYBOT_CONSOLE_LOGIN_MAX_FAILURES", "console_login_max_failures"),
+        description="wrong passwords for one account name within POLICYBOT_CONSOLE_LOGIN_WINDOW "
+                    "before that account's logins are refused (429) for POLICYBOT_CONSOLE_LOGIN_LOCKOUT",
+    )
+    console_login_max_failures_per_ip: int = Field(
+        20, ge=1, validation_alias=_env("POLICYBOT_CONSOLE_LOGIN_MAX_FAILURES_PER_IP",
+                                        "console_login_max_failures_per_ip"),
+        description="wrong passwords from one client address (any account names) within the window "
+                    "before that address's logins are refused",
+    )
+    console_login_window: int = Field(
+        900, ge=1, validation_alias=_env("POLICYBOT_CONSOLE_LOGIN_WINDOW", "console_login_window"),
+        description="seconds over which failed console logins are counted",
+    )
+    console_login_lockout: int = Field(
+        900, ge=1, validation_alias=_env("POLICYBOT_CONSOLE_LOGIN_LOCKOUT", "console_login_lockout"),
+        description="seconds an account or address stays locked after reaching its limit",
+    )
 
     # complaints
     routing_file: Path | None = Field(

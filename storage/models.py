@@ -243,6 +243,32 @@ class RevealLog(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
+class LoginAttempt(SQLModel, table=True):
+    """One console password check (a login, or the current password on the password page), for
+    the throttle (bot.console.throttle): recorded as a failure *before* the password is checked,
+    so that parallel guesses on any worker count against each other; a success marks it and
+    clears the account's failures. Rows older than the window plus the lockout are pruned."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    account: str = Field(index=True, max_length=64, description="the account name as typed, stripped and lowercased")
+    ip: str = Field("", index=True, max_length=64, description="bot.web.client_ip")
+    at: datetime = Field(default_factory=utcnow, index=True)
+    success: bool = False
+
+
+class StaffEvent(SQLModel, table=True):
+    """The accounts' audit trail, kept like TicketEvent (which needs a ticket): logins, failed
+    logins, lockouts, password changes — who (the account name as typed), from where, when.
+    Never a password."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(index=True, description="the account name as typed (an unknown name too)")
+    action: str = Field(description="login | login_failed | locked | password_changed | password_failed")
+    ip: str = ""
+    detail: str = Field("", sa_column=Column(Text))
+
+
 class Rating(SQLModel, table=True):
     """The follower's 1–5 satisfaction rating after 已办结 (回访); one per ticket."""
 

@@ -1,6 +1,6 @@
 """The console in Debian's Chromium (Playwright, never `playwright install`): log in, the queue,
 reply, close — on a phone-sized screen; a <script> in a complaint shows as text; a 济源 staff
-member gets 403 on a 聊城 ticket."""
+member gets 403 on a 聊城 ticket; a staff member changes their own password on the phone."""
 from __future__ import annotations
 
 import os
@@ -96,3 +96,17 @@ def test_jiyuan_staff_gets_403_on_a_liaocheng_ticket(server, phone):
     assert resp.status == 403
     assert "不属于您负责的地区" in phone.locator("#error").inner_text()
     assert "聊城某学校" not in phone.content()
+
+
+def test_a_staff_member_changes_their_password_on_a_phone(server, phone):
+    user, pw = add_staff(server, "staff", ("济源",))
+    log_in(phone, server.base_url, user, pw)
+    phone.click("nav >> text=修改密码")
+    phone.wait_for_url(server.base_url + "/console/password")
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.fill("input[name=current]", pw)
+    phone.fill("input[name=new]", "a-new-password-1")
+    phone.fill("input[name=again]", "a-new-password-1")
+    phone.click("form[action='/console/password'] button[type=submit]")
+    expect(phone.locator("#notice")).to_contain_text("密码已修改")
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -1,4 +1,5 @@
-"""/console/staff and /console/notices: the admin's pages — staff accounts, and loading notices.
+"""/console/staff and /console/notices: the admin's pages — staff accounts (with the latest
+logins, failures, lockouts and password changes), and loading notices.
 
 Why apart from bot.console.routes: the complaint desk and the admin's pages change for
 different reasons; both stand on bot.console.pages (login, CSRF, roles, error pages). An upload
@@ -15,17 +16,19 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
-from bot.console import auth
+from bot.console import auth, throttle
 from bot.console.pages import (ConsoleError, ConsoleRoute, admin_post, db_id, logged_in, posted, render,
                                require_role, settings_of)
 from bot.routing import load_routing
 from knowledge.loaders import refusal
 from storage.db import session_scope
-from storage.models import StaffUser
+from storage.models import StaffEvent, StaffUser
 
 log = logging.getLogger("policybot.console")
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute)
+
+EVENTS_SHOWN = 100  # the latest logins, failures, lockouts and password changes on the accounts page
 
 
 # ---------------------------------------------------------------- accounts (admin)
@@ -41,8 +44,10 @@ def staff_page(request: Request):
 def _staff_page(request: Request, s: Session, login: auth.Login, error: str = "", notice: str = "",
                 status: int = 200) -> Response:
     users = s.exec(select(StaffUser).order_by(StaffUser.username)).all()
+    events = s.exec(select(StaffEvent).order_by(StaffEvent.at.desc(), StaffEvent.id.desc()).limit(EVENTS_SHOWN)).all()
     return render(request, "staff.html", login, status=status, users=users, roles=auth.ROLES,
-                  regions=load_routing(settings_of(request)).region_names, error=error, notice=notice)
+                  regions=load_routing(settings_of(request)).region_names, error=error, notice=notice,
+                  events=events, event_labels=throttle.ACTION_LABELS)
 
 
 @router.post("/staff")

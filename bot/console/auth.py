@@ -3,6 +3,7 @@
 Sessions live in the database (only the SHA-256 of the cookie token is stored) so that any
 worker can check a cookie and a restart logs nobody out. Every POST form carries the session's
 CSRF token; the login form, which has no session yet, uses a double-submit cookie instead.
+How many passwords may be tried, and the audit of logins, is bot.console.throttle.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from sqlmodel import Session, select
 
 from core.config import Settings
 from storage.db import session_scope
-from storage.models import StaffSession, StaffUser, utcnow
+from storage.models import StaffEvent, StaffSession, StaffUser, utcnow
 
 log = logging.getLogger("policybot.console")
 
@@ -82,7 +83,10 @@ def create_user(session: Session, username: str, password: str, role: str, regio
 
 
 def bootstrap_admin(settings: Settings) -> None:
-    """Make sure POLICYBOT_ADMIN_USER exists as an admin with POLICYBOT_ADMIN_PASSWORD (idempotent)."""
+    """Make sure POLICYBOT_ADMIN_USER exists as an active admin (idempotent). It gets
+    POLICYBOT_ADMIN_PASSWORD when created, and back on start (the way to recover a lost
+    password) until the admin changes it on the password page: from then on the audited change
+    wins, so a restart cannot quietly undo it."""
     if not (settings.admin_user and settings.admin_password):
         return
     try:
@@ -93,7 +97,13 @@ def bootstrap_admin(settings: Settings) -> None:
                                 role="admin", regions=[]))
             elif user.role != "admin" or not user.active or not verify_password(settings.admin_password, user.password_hash):
                 user.role, user.active = "admin", True
-                user.password_hash = hash_password(settings.admin_password)
+                changed = s.exec(select(StaffEvent.id).where(StaffEvent.actor == user.username,
+                                                             StaffEvent.action == "password_changed")).first()
+                if changed is None:
+                    user.password_hash = hash_password(settings.admin_password)
+                else:
+                    log.info("admin %s changed the password on the console; POLICYBOT_ADMIN_PASSWORD "
+                             "no longer resets it", settings.admin_user)
                 s.add(user)
     except IntegrityError:  # another worker created it at the same moment
         log.info("admin %s created by another worker", settings.admin_user)
@@ -105,6 +115,28 @@ def authenticate(session: Session, username: str, password: str) -> Optional[Sta
         verify_password(password, _DUMMY_HASH)
         return None
     return user if verify_password(password, user.password_hash) else None
+
+
+def new_password_problem(current: str, new: str, again: str) -> str:
+    """Why the password page refuses this new password ('' when it is fine)."""
+    if len(new) < MIN_PASSWORD:
+        return f"新密码至少 {MIN_PASSWORD} 位"
+    if new != again:
+        return "两次输入的新密码不一致"
+    if new == current:
+        return "新密码不能与当前密码相同"
+    return ""
+
+
+def change_password(session: Session, user: StaffUser, new: str, keep: Optional[str]) -> int:
+    """Set the new password and end the user's other sessions (all but the cookie `keep`);
+    returns how many were ended."""
+    user.password_hash = hash_password(new)
+    session.add(user)
+    query = delete(StaffSession).where(StaffSession.user_id == user.id)
+    if keep:
+        query = query.where(StaffSession.token_hash != _token_hash(keep))
+    return session.exec(query).rowcount
 
 
 def start_session(session: Session, settings: Settings, user: StaffUser) -> str:

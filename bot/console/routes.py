@@ -1,4 +1,5 @@
-"""/console/: the staff console — login, complaint queue, ticket pages, actions, CSV export, photos.
+"""/console/: the staff console — login (throttled: bot.console.throttle), one's own password,
+complaint queue, ticket pages, actions, CSV export, photos.
 
 Server-rendered Jinja2 (autoescaped) with one small stylesheet: works on a phone, needs no
 front-end build. Routes stay thin: every ticket change goes through `bot.tickets`, every login
@@ -26,7 +27,7 @@ from sqlmodel import Session, select
 from starlette.datastructures import FormData
 
 from bot import tickets, web
-from bot.console import auth
+from bot.console import auth, throttle
 from bot.console.pages import (HERE, ConsoleError, ConsoleRoute, csrf_form, db_id, env, logged_in, page_number,
                                posted, render, require_role, settings_of, templates)
 from bot.evidence import fetch_missing
@@ -97,20 +98,36 @@ def _login_form(request: Request, error: str = "", status: int = 200) -> Respons
 
 @router.post("/login")
 def login_submit(request: Request, form: FormData = Depends(posted)):
+    """Throttled (bot.console.throttle): while the name or the address is locked → 429 with
+    Retry-After, and the password is not even checked. Every outcome is in the audit trail."""
     settings = settings_of(request)
     if not auth.csrf_ok(request.cookies.get(auth.LOGIN_CSRF_COOKIE, ""), form.get("login_csrf")):
         return _login_form(request, "页面已过期，请重新登录", 403)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
+    ip = web.client_ip(request, settings)
+    attempt = throttle.begin(settings, username, ip)
+    if attempt.locked:
+        return _locked(_login_form(request, throttle.refusal(attempt.locked_until), 429), attempt)
     with session_scope(settings) as s:
         user = auth.authenticate(s, username, password)
         if user is None:
             log.info("console login failed for %r", username[:64])
-            return _login_form(request, "用户名或密码错误", 401)
+            known = s.exec(select(StaffUser).where(StaffUser.username == username.strip())).first()
+            detail = "无此账号" if known is None else "" if known.active else "账号已停用"
+            until = throttle.failed(s, settings, attempt, username, detail=detail)
+            error = "用户名或密码错误" + ("。" + throttle.refusal(until) if until else "")
+            return _login_form(request, error, 401)
+        throttle.succeeded(s, attempt, user.username)
         token = auth.start_session(s, settings, user)
     resp = RedirectResponse("/console/", status_code=303)
     resp.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax", path="/console",
                     secure=web.secure_cookie(request, settings), max_age=settings.console_session_hours * 3600)
     resp.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/console")
+    return resp
+
+
+def _locked(resp: Response, attempt: throttle.Attempt) -> Response:
+    resp.headers["Retry-After"] = str(throttle.retry_after(attempt.locked_until))
     return resp
 
 
@@ -123,6 +140,51 @@ def logout(request: Request, form: FormData = Depends(posted)):
     resp = RedirectResponse("/console/login", status_code=303)
     resp.delete_cookie(auth.COOKIE, path="/console")
     return resp
+
+
+# ---------------------------------------------------------------- own password
+
+@router.get("/password")
+def password_page(request: Request):
+    with session_scope(settings_of(request)) as s:
+        login = logged_in(request, s, page=True)
+    return _password_page(request, login)
+
+
+def _password_page(request: Request, login: auth.Login, error: str = "", notice: str = "",
+                   status: int = 200) -> Response:
+    settings = settings_of(request)
+    bootstrap = bool(settings.admin_password) and login.user.username == settings.admin_user
+    return render(request, "password.html", login, status=status, error=error, notice=notice,
+                  min_password=auth.MIN_PASSWORD, bootstrap=bootstrap)
+
+
+@router.post("/password")
+def password_change(request: Request, posted_form: FormData = Depends(posted)):
+    """The logged-in user's own password: the current one (a wrong one counts for the login
+    throttle), the new one twice. Success ends the user's other sessions; both are audited."""
+    settings = settings_of(request)
+    with session_scope(settings) as s:
+        login = logged_in(request, s)
+        form = csrf_form(posted_form, login)
+    current, new = form.get("current", ""), form.get("new", "")
+    problem = auth.new_password_problem(current, new, form.get("again", ""))
+    if problem:
+        return _password_page(request, login, error=problem, status=400)
+    attempt = throttle.begin(settings, login.user.username, web.client_ip(request, settings))
+    if attempt.locked:
+        return _locked(_password_page(request, login, error=throttle.refusal(attempt.locked_until), status=429),
+                       attempt)
+    with session_scope(settings) as s:
+        user = s.get(StaffUser, login.user.id)
+        if not auth.verify_password(current, user.password_hash):
+            until = throttle.failed(s, settings, attempt, user.username, "password_failed")
+            error = "当前密码不正确" + ("。" + throttle.refusal(until) if until else "")
+            return _password_page(request, login, error=error, status=403)
+        ended = auth.change_password(s, user, new, keep=request.cookies.get(auth.COOKIE))
+        throttle.succeeded(s, attempt, user.username, "password_changed", f"其他登录已退出 {ended} 个")
+    log.info("console: %s changed their password", login.user.username)
+    return _password_page(request, login, notice="密码已修改，其他设备上的登录已全部退出。")
 
 
 # ---------------------------------------------------------------- queue
