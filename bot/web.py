@@ -187,10 +187,39 @@ async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
     return JSONResponse({"detail": "请求内容嵌套层次过深，无法处理"}, status_code=400)
 
 
+# What a refusal body is (the 422s above, and forms.api's): the schema /openapi.json advertises
+# for 422 instead of FastAPI's list of English validation errors, which no route returns.
+REFUSAL_SCHEMA = {
+    "title": "Refusal",
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "title": "Detail", "description": "为什么不受理（中文）"},
+        "field": {"type": "string", "title": "Field", "description": "出错的字段（body：整个请求体）"},
+    },
+    "required": ["detail"],
+}
+
+
+def _documented_refusals(app: FastAPI) -> None:
+    """/openapi.json describes the 422 body the handlers really send (REFUSAL_SCHEMA)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()  # FastAPI builds it once and keeps it in app.openapi_schema
+        components = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in components:
+            components["HTTPValidationError"] = REFUSAL_SCHEMA  # every 422 refers to it by name
+            components.pop("ValidationError", None)  # referred to by the old one only
+        return schema
+
+    app.openapi = openapi
+
+
 def install(app: FastAPI) -> None:
-    """The headers middleware and the error handlers, on `app`."""
+    """The headers middleware, the error handlers and their schema, on `app`."""
     app.add_middleware(NoNulInUrl)
     app.add_middleware(SecurityHeaders)  # added last: outermost, so even the refusals get nosniff
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RecursionError, _too_deep)
+    _documented_refusals(app)

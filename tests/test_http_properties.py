@@ -8,23 +8,17 @@ on the fast hashing embedder.
 from __future__ import annotations
 
 import json
-import re
 from urllib.parse import quote
 
-import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
 from tests.console_helpers import login
+from tests.property_util import FAST, no_5xx as _no_5xx
 from tests.test_forms_rules import TRAINEE_OK, YIGONG_OK
 
 pytestmark = pytest.mark.db
-
-EXAMPLES = 300
-CHINESE = re.compile(r"[\u4e00-\u9fff]")
-FAST = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 short_text = st.text(max_size=40)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=10**18, max_value=10**40),
@@ -47,13 +41,6 @@ def _body(fields: list[str]):
 def srv(live_server):
     return live_server("properties", POLICYBOT_EMBEDDER="hash",
                        POLICYBOT_ADMIN_USER=ADMIN_USER, POLICYBOT_ADMIN_PASSWORD=ADMIN_PASSWORD)
-
-
-def _no_5xx(r: httpx.Response) -> None:
-    assert r.status_code < 500, (r.request.method, str(r.request.url)[:300], r.status_code, r.text[:300])
-    if r.status_code >= 400 and r.headers.get("content-type", "").startswith("application/json"):
-        detail = r.json().get("detail")
-        assert isinstance(detail, str) and CHINESE.search(detail), detail
 
 
 # Well-formed requests too, so the answering path itself (normalising, retrieval, refusals,
