@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from bot import logsafe, web
 from bot.console.auth import bootstrap_admin
+from bot.dialog import wiring as dialog_wiring
 from bot.wechat import push_retry
 from bot.routing import load_routing
 from core.config import Settings, get_settings
@@ -21,6 +22,7 @@ log = logging.getLogger("policybot")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     logsafe.install(settings.log_level)  # no phone, ID number or full openid in any log line
+    dialog_wiring.wire()  # the complaint desk's and the ID-number notice's part of the dialog
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -2,9 +2,10 @@
 
 Why the database and not memory: several workers serve one follower, so the offer is a
 `KeyValue` row ("choices:<openid>", 30 minutes), written in the turn's own session so it commits
-with the reply that shows it. Why a hook before the menu digits (`bot.dialog.BEFORE_MENU` calls `pick`): while
-an offer stands, a digit means "show me that one" and may be repeated; any other text withdraws
-it (except 更多: the list may sit above a part not read yet), and digits select the menu again.
+with the reply that shows it. Why a hook before the menu digits (`bot.dialog.router.before_menu`
+calls `pick`): while an offer stands, a digit means "show me that one" and may be repeated; any
+other text withdraws it (except 更多: the list may sit above a part not read yet), and digits
+select the menu again.
 """
 from __future__ import annotations
 

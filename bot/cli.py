@@ -46,13 +46,13 @@ def ingest(paths: List[Path]) -> None:
 @app.command()
 def ask(question: str, region: Optional[str] = None, as_json: bool = typer.Option(False, "--json")) -> None:
     """Ask a question; prints the answer with its sources."""
+    from knowledge.render import render_answer
+
     ans = _kb().ask(question, region=region)
     if as_json:
         typer.echo(json.dumps(ans.model_dump(), ensure_ascii=False, indent=2))
         return
-    typer.echo(ans.answer)
-    for s in ans.sources:
-        typer.echo(f"  来源：{s.file}  《{s.title}》{s.doc_number or ''}  {s.region or ''}{'  (可能已失效)' if s.expired else ''}")
+    typer.echo(render_answer(ans))  # as a follower reads it, with the same 来源 lines
 
 
 @app.command("eval")
@@ -108,11 +108,12 @@ def validate(
 ) -> None:
     """Check forms, rules, choice sets, notices and routing against their schemas and each other;
     exit 1 naming each problem's file and line."""
-    from bot.dialog import FORM_ACTIONS
+    from bot.dialog import wiring
     from forms import registry
     from forms.validate import validate_tree
 
-    problems = validate_tree(root, actions={**registry.ACTIONS, **FORM_ACTIONS}, routing=routing)
+    wiring.wire()  # the bot's form actions (file_complaint) join the built-in ones
+    problems = validate_tree(root, actions=registry.ACTIONS, routing=routing)
     for problem in problems:
         typer.echo(str(problem), err=True)
     if problems:

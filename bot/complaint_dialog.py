@@ -1,14 +1,15 @@
 """What a follower says about complaints: the form's completion action, "进度", the 回访 rating.
 
 The complaint form itself is data on the forms engine; this module is the glue between the
-dialog (a `Turn`) and the lifecycle in `bot.tickets`. The router registers `file_from_form` as
-the form's completion action `file_complaint` at start-up (bot/dialog.py, FORM_ACTIONS), and
-names the other handlers by "module:function" paths.
+dialog (a `Turn`) and the lifecycle in `bot.tickets`. `register` hands the dialog these
+handlers at start-up (called from bot/dialog/wiring.py): `file_from_form` as the form's
+completion action `file_complaint`, the 进度 command, the QUERY_PROGRESS menu key and the
+回访 rating hook. This module does not import the router.
 """
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from sqlalchemy import event
 
@@ -18,6 +19,9 @@ from bot.routing import load_routing
 from core.turn import Turn
 from forms.parsers import MOBILE
 from forms.state import Filled
+
+if TYPE_CHECKING:
+    from bot.dialog.registry import Registry
 
 
 def file_from_form(done: Filled, turn: Turn) -> str:
@@ -83,3 +87,12 @@ def progress_key(turn: Turn) -> str:
 def rating_hook(turn: Turn, text: str) -> Optional[str]:
     """Before the menu digits: a bare 1–5 after a 回访 question is the rating."""
     return tickets.rating_hook(turn.session, turn.follower.openid, text)
+
+
+def register(dialog: "Registry") -> None:
+    """The complaint desk's part of the dialog."""
+    dialog.form_action("file_complaint", file_from_form)
+    dialog.command(r"^(进度|查进度|查询进度|投诉进度|进度查询)\s*[:：]?\s*(?P<number>[a-z0-9-]*)$",
+                   progress_command)
+    dialog.key("QUERY_PROGRESS", progress_key)
+    dialog.hook(rating_hook)

@@ -4,11 +4,16 @@ The bot never asks for one: no check here depends on it, so it is not collected 
 filter in bot/logsafe.py masks any that slip into a line). People still send them, often
 because an institution told them "发身份证号就能查补贴". The reply says it was not kept, and,
 when the checksum (GB 11643-1999) is wrong, that the number itself looks mistyped, so nobody
-goes away believing a wrong number was "checked".
+goes away believing a wrong number was "checked". `register` adds the command to the dialog
+at start-up (called from bot/dialog/wiring.py).
 """
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.dialog.registry import Registry
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -27,3 +32,8 @@ def reply(turn, match: re.Match) -> str:
         lines.append("另外，这个号码的校验位不对，可能输错了。")
     lines.append("查询个人补贴发放情况，请带身份证到当地人社部门或登录当地人社网上服务平台。回复“菜单”查看我能做什么。")
     return "\n".join(lines)
+
+
+def register(dialog: "Registry") -> None:
+    """A message that is (or states) an ID number gets `reply`."""
+    dialog.command(r"^(我的)?(身份证号?码?|身份证)?\s*[:：是]?\s*(?P<id>\d{17}[\dxX])$", reply)

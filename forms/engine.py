@@ -9,7 +9,7 @@ answers, handles 取消 / 上一步 / side questions / three misses / 24-hour ex
 summary-and-correct, and at the end runs the registered action with the collected answers.
 
 Why pure: the engine never touches the follower row or the knowledge base. The router
-(bot/dialog.py) loads the follower's `FormState`, calls
+(bot/dialog/formflow.py) loads the follower's `FormState`, calls
 
     start(definition, user_input) -> Step          # begin a form
     step(definition, state, user_input) -> Step    # one message inside the active form

@@ -2,7 +2,8 @@
 
 Why apart from the walk: the wording and the 2048-byte budget of a WeChat reply change for other
 reasons than the order in which questions are asked; and a side question's answer, which the
-router fetches, is placed here so that the engine and the router agree on one layout.
+router fetches, is placed here so that the engine and the router agree on one layout. The
+answer itself reads as in the Q&A: `knowledge.render.render_answer`, with its 来源 lines.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import Optional
 from forms.choices import choice_options, numbered
 from forms.definition import FormDef, Slot
 from forms.parsers import yes_no_labels
-from forms.rules import cite
 from forms.state import CONFIRM, FIX, FormState
+from knowledge.render import fit as _fit, render_answer
 from knowledge.types import Answer
 
 MAX_BYTES = 2048
@@ -23,10 +24,8 @@ NO_ANSWER = "抱歉，暂时没能查到这个问题的答案，请稍后再问�
 
 
 def fit(text: str, budget: int = MAX_BYTES) -> str:
-    raw = text.encode()
-    if len(raw) <= budget:
-        return text
-    return raw[: budget - 3].decode(errors="ignore") + "…"
+    """`text` within one reply (`budget` bytes), cut with "…" when longer."""
+    return _fit(text, budget)
 
 
 def render_question(slot: Slot, prefix: str = "") -> str:
@@ -79,23 +78,21 @@ class SideQuestion:
     text: str
     head: str = ""
     tail: str = ""
-    cite: bool = False  # add the first source's citation when the answer does not name it
     unanswered: str = ""  # the whole reply when there is no answer
 
     @classmethod
     def inline(cls, text: str, tail: str) -> "SideQuestion":
         """Asked in the middle of a form: the answer, then the pending question again."""
-        asked = cls(text, tail=tail, cite=True)
+        asked = cls(text, tail=tail)
         return replace(asked, unanswered=asked.placed(NO_ANSWER))
 
     def placed(self, body: str) -> str:
         return fit(self.head + body, MAX_BYTES - len(self.tail.encode())) + self.tail
 
     def render(self, answer: Optional[Answer]) -> str:
-        """The reply for the router's answer (None: it could not get one)."""
+        """The reply for the router's answer (None: it could not get one): the answer with its
+        来源 lines, as in the Q&A, its text cut so that they fit between `head` and `tail`."""
         if answer is None:
             return self.unanswered
-        body = answer.answer
-        if self.cite and not answer.refused and answer.sources and answer.sources[0].title not in body:
-            body += "\n依据：" + cite(answer.sources[0])
-        return self.placed(body)
+        room = MAX_BYTES - len(self.head.encode()) - len(self.tail.encode())
+        return self.placed(render_answer(answer, budget=room))

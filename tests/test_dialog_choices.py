@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 
 from bot import dialog
+from bot.dialog import answers, menu, paging
 from core.config import Settings
 from bot.tickets import CLOSED
 from core.turn import Inbound
@@ -63,14 +64,14 @@ def openid():
 
 def say(settings, kb, openid, text, kind="text", **fields):
     reply = dialog.handle(settings, kb, Inbound(openid=openid, kind=kind, text=text, **fields))
-    assert len(reply.encode()) <= dialog.MAX_REPLY_BYTES
-    assert dialog.PAGE_BREAK not in reply
+    assert len(reply.encode()) <= paging.MAX_REPLY_BYTES
+    assert paging.PAGE_BREAK not in reply
     return reply
 
 
 def picked(choice: Choice) -> str:
     """What the follower sees for a choice: its answer and its 来源, as any answer."""
-    return dialog.format_answer(Answer(answer=choice.answer, sources=choice.sources), None)
+    return answers.format_answer(Answer(answer=choice.answer, sources=choice.sources), None)
 
 
 def test_choices_are_listed_and_picked_by_digit(settings, openid):
@@ -98,15 +99,15 @@ def test_out_of_range_digit_repeats_the_list(settings, openid):
 
 def test_any_other_message_withdraws_the_offer(settings, openid):
     kb = ScriptedKB(KB)
-    assert dialog.MENU[0].key == "POLICY_QA"
-    howto = dialog.qa_howto_text()  # what the menu's item 1 (政策问答) answers
+    assert menu.MENU[0].key == "POLICY_QA"
+    howto = menu.qa_howto_text()  # what the menu's item 1 (政策问答) answers
 
     say(settings, kb, openid, "培训补贴怎么申领")
     assert "查看：" not in say(settings, kb, openid, "社保补贴")  # a new question without choices
     assert say(settings, kb, openid, "1") == howto  # so a digit selects the menu again
 
     say(settings, kb, openid, "培训补贴怎么申领")
-    assert say(settings, kb, openid, "菜单") == dialog.menu_text()
+    assert say(settings, kb, openid, "菜单") == menu.menu_text()
     assert say(settings, kb, openid, "1") == howto
 
     say(settings, kb, openid, "培训补贴怎么申领")
@@ -123,7 +124,7 @@ def test_more_text_is_reached_with_more(settings, openid):
     kb = ScriptedKB({"济源培训券": Answer(answer="济源电子培训券在“豫事办”领取。", more=NOTE, choices=CHOICES[:1])})
     first = say(settings, kb, openid, "济源培训券")
     assert NOTE not in first  # `more` waits for 更多, even though everything would fit one message
-    assert first.endswith("\n\n回复数字查看：\n1 查看：以工代训补贴的申领材料" + dialog.MORE_HINT)
+    assert first.endswith("\n\n回复数字查看：\n1 查看：以工代训补贴的申领材料" + paging.MORE_HINT)
     assert say(settings, kb, openid, "更多") == NOTE
     assert say(settings, kb, openid, "1") == CHOICES[0].answer  # 更多 keeps the offer
     assert "没有更多" in say(settings, kb, openid, "更多")
@@ -133,11 +134,11 @@ def test_a_long_answer_pages_before_its_more_text(settings, openid):
     lines = "\n".join(f"第{i}条：培训合格后凭证书和发票申请补贴，资金直接拨付到个人账户。" for i in range(1, 60))
     kb = ScriptedKB({"补贴细则": Answer(answer=lines, more=NOTE)})
     parts = [say(settings, kb, openid, "补贴细则")]
-    while parts[-1].endswith(dialog.MORE_HINT):
+    while parts[-1].endswith(paging.MORE_HINT):
         parts.append(say(settings, kb, openid, "更多"))
         assert len(parts) < 10
     assert len(parts) >= 3 and parts[-1] == NOTE  # the note is a part of its own, after the answer
-    body = "".join(p.removesuffix(dialog.MORE_HINT) for p in parts[:-1])
+    body = "".join(p.removesuffix(paging.MORE_HINT) for p in parts[:-1])
     assert all(f"第{i}条" in body for i in (1, 30, 59)) and NOTE not in body
 
 
@@ -147,7 +148,7 @@ def test_long_labels_are_shortened_to_keep_one_message(settings, openid):
     body = "培训补贴按规定申领。" * 58  # 1740 bytes: with the full list the reply would take two messages
     kb = ScriptedKB({"长": Answer(answer=body, choices=long_labels), "短": Answer(answer="短答复。", choices=long_labels)})
     reply = say(settings, kb, openid, "长")
-    assert not reply.endswith(dialog.MORE_HINT)
+    assert not reply.endswith(paging.MORE_HINT)
     lines = reply.split("回复数字查看：\n")[1].split("\n")
     assert lines == [f"{i} " + c.label[:23] + "…" for i, c in enumerate(long_labels, 1)]
     assert all(len(line.split(" ", 1)[1]) == 24 for line in lines)
@@ -159,9 +160,9 @@ def test_a_long_choice_is_paged(settings, openid):
     kb = ScriptedKB({"条款": Answer(answer="共149条。", choices=[long_choice])})
     say(settings, kb, openid, "条款")
     first = say(settings, kb, openid, "1")
-    assert first.startswith("第1条") and first.endswith(dialog.MORE_HINT)
+    assert first.startswith("第1条") and first.endswith(paging.MORE_HINT)
     rest = say(settings, kb, openid, "更多")
-    while rest.endswith(dialog.MORE_HINT):
+    while rest.endswith(paging.MORE_HINT):
         rest = say(settings, kb, openid, "更多")
     assert rest.endswith("第149条：按规定申领补贴。")
 
@@ -189,7 +190,7 @@ def test_expired_choices_are_ignored(settings, openid):
     say(settings, kb, openid, "培训补贴怎么申领")
     with db.session_scope(settings) as s:  # 30 minutes later
         s.get(KeyValue, f"choices:{openid}").expires_at = utcnow() - timedelta(seconds=1)
-    assert say(settings, kb, openid, "1") == dialog.qa_howto_text()
+    assert say(settings, kb, openid, "1") == menu.qa_howto_text()
     with db.session_scope(settings) as s:
         assert s.get(KeyValue, f"choices:{openid}") is None  # and the stale offer is gone
 

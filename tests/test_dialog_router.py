@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import dialog
+from bot.dialog import paging, wiring
 from core.config import Settings
 from core.turn import Inbound
 from knowledge.types import Answer, Source
@@ -42,12 +43,12 @@ LONG = "\n".join(f"第{i}条：职业技能培训补贴按规定申领，培训�
 def test_long_answer_is_paged_with_more(settings):
     kb = ScriptedKB(LONG)
     parts = [say(settings, kb, "u1", "培训补贴怎么申领")]
-    while parts[-1].endswith(dialog.MORE_HINT):
+    while parts[-1].endswith(paging.MORE_HINT):
         parts.append(say(settings, kb, "u1", "更多"))
         assert len(parts) < 20
     assert len(parts) >= 3
     assert all(len(p.encode()) <= 2048 for p in parts)
-    body = "".join(p.removesuffix(dialog.MORE_HINT).rstrip() + "\n" for p in parts)
+    body = "".join(p.removesuffix(paging.MORE_HINT).rstrip() + "\n" for p in parts)
     for i in (1, 40, 79):
         assert f"第{i}条" in body
     assert "某某通知" in parts[-1]  # the citation comes with the last part
@@ -57,9 +58,9 @@ def test_long_answer_is_paged_with_more(settings):
 
 def test_paginate_keeps_every_character():
     for text in (LONG, "字" * 5000, "a" * 3000, "🙂" * 1000, "短"):
-        parts = dialog.paginate(text)
+        parts = paging.paginate(text)
         assert "".join(parts) == text
-        assert all(len(p.encode()) + len(dialog.MORE_HINT.encode()) <= 2048 for p in parts[:-1])
+        assert all(len(p.encode()) + len(paging.MORE_HINT.encode()) <= 2048 for p in parts[:-1])
         assert len(parts[-1].encode()) <= 2048
 
 
@@ -84,8 +85,9 @@ def lookup_for_test(turn, match):
 
 
 def test_commands_are_data(settings, monkeypatch):
-    monkeypatch.setattr(dialog, "COMMANDS", list(dialog.COMMANDS))
-    dialog.register_command(r"^查编号\s*(?P<number>\d+)$", "tests.test_dialog_router:lookup_for_test")
+    registry = wiring.wire()
+    monkeypatch.setattr(registry, "commands", list(registry.commands))
+    registry.command(r"^查编号\s*(?P<number>\d+)$", lookup_for_test)
     kb = ScriptedKB("答复")
     assert say(settings, kb, "u3", "查编号 12") == "查询编号：12（u3）"
     assert say(settings, kb, "u3", "查编号１２") == "查询编号：12（u3）"  # full-width digits

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from core.turn import Inbound, Turn
-from bot import dialog
+from bot.dialog import formflow
 from forms import checks, engine, registry
 from storage import db
 from storage.models import Follower, utcnow
@@ -45,10 +45,10 @@ class Chat:
             follower = session.get(Follower, self.openid)
             turn = Turn(Inbound(self.openid, kind, text, **fields), follower, session, self.settings, self.kb)
             if follower.form_state:
-                reply = dialog.continue_form(turn)
+                reply = formflow.continue_form(turn)
             else:
                 name = engine.match_trigger(fields.get("event_key") or text)
-                reply = dialog.start_form(turn, name) if name else None
+                reply = formflow.start_form(turn, name) if name else None
         if reply is not None:
             assert len(reply.encode()) <= 2048, reply
         return reply

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from bot.dialog import MENU
+from bot.dialog.menu import MENU
 from bot.wechat.menu import REPO_MENU, click_keys, load_menu
 from tests.conftest import ROOT, TEST_APPID, TEST_SECRET
 

@@ -2,7 +2,7 @@
 `policybot wechat-menu`, and drawn by the simulator from the same file so both stay in step.
 
 Click keys (POLICY_QA, FORM_TRAINEE, FORM_YIGONG, FORM_VOUCHER, FORM_COMPLAINT, QUERY_PROGRESS)
-arrive as CLICK events and are routed like the numbered text menu (bot.dialog.run_key).
+arrive as CLICK events and are routed like the numbered text menu (bot.dialog.router.run_key).
 """
 from __future__ import annotations
 
