@@ -105,7 +105,7 @@ def run_scenario(name: str, notices: int, embedder: str) -> dict:
         synthetic_corpus(corpus, notices)
     settings = Settings(data_dir=work / "data", corpus_dir=corpus, embedder=embedder)
     settings.ensure_dirs()
-    init_db(settings)
+    init_db(settings.db_url, upgrade=settings.migrate_on_start)
     kb = KnowledgeBase(settings)
     t = time.perf_counter()
     kb.ensure_indexed()

@@ -59,7 +59,7 @@ def _follower_region(settings, user: str | None) -> str | None:
     from storage.db import session_scope
     from storage.models import Follower
 
-    with session_scope(settings) as session:
+    with session_scope(settings.db_url) as session:
         follower = session.get(Follower, user)
         return follower.region if follower else None
 

@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         settings.ensure_dirs()
-        init_db(settings)
+        init_db(settings.db_url, upgrade=settings.migrate_on_start)
         bootstrap_admin(settings)
         load_routing(settings)  # a broken deploy/routing.yaml stops the start with its reason
         app.state.kb.start()

@@ -1,4 +1,4 @@
-"""The `policybot` command: serve, ingest, ask, eval, wechat-menu, validate."""
+"""The `policybot` command: serve, migrate, ingest, ask, eval, wechat-menu, validate."""
 from __future__ import annotations
 
 import json
@@ -32,6 +32,29 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     # bot.web): uvicorn's own proxy-header rewriting would trust loopback behind its back.
     uvicorn.run("bot.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=False)
+
+
+@app.command()
+def migrate(
+    to: str = typer.Option("head", "--to", help="the revision to reach (default: the newest)"),
+) -> None:
+    """Bring the database (SQLite in the data dir, or DATABASE_URL) to the newest schema revision;
+    the server does this itself on start unless POLICYBOT_MIGRATE_ON_START is off."""
+    from storage import migrate as migrations
+
+    url = get_settings().db_url
+    try:
+        result = migrations.upgrade(url, to)
+    except Exception as exc:  # unreachable server, a database it cannot adopt: say why, no traceback
+        typer.echo(f"数据库迁移失败 (migration failed)：{exc}", err=True)
+        raise typer.Exit(1)
+    where = migrations.shown(url)
+    if result.adopted:
+        typer.echo(f"旧版本建立的数据库已纳入迁移 (adopted a database made before migrations) at {migrations.BASELINE}")
+    if result.changed:
+        typer.echo(f"数据库已升级 (upgraded)：{result.before or '（空）'} → {result.after}  {where}")
+    else:
+        typer.echo(f"数据库已是最新版本 (already at) {result.after}  {where}")
 
 
 @app.command()
@@ -92,7 +115,8 @@ def wechat_menu(
         typer.echo("需要设置 WECHAT_APPID 和 WECHAT_SECRET", err=True)
         raise typer.Exit(2)
     settings.ensure_dirs()
-    init_db(settings)  # the access token is kept in the database, shared with the server
+    # the access token is kept in the database, shared with the server
+    init_db(settings.db_url, upgrade=settings.migrate_on_start)
     try:
         result = menu.push_menu(settings, file)
     except Exception as exc:  # WeChat refused or unreachable: say why, no traceback

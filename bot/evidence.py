@@ -34,7 +34,7 @@ def fetch_missing(settings: Settings, ticket_id: int) -> int:
 
     if not configured(settings):
         return 0
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         ticket = s.get(Ticket, ticket_id)
         todo = [(e.id, e.media_id) for e in s.exec(select(Evidence).where(
             Evidence.ticket_id == ticket_id, Evidence.file_path.is_(None), Evidence.media_id.is_not(None)))]
@@ -50,7 +50,7 @@ def fetch_missing(settings: Settings, ticket_id: int) -> int:
         path = settings.data_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(blob)
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             ev = s.get(Evidence, ev_id)
             ev.file_path = str(rel)
             s.add(ev)

@@ -300,10 +300,10 @@ def notify_follower(settings: Settings, ticket_id: int, text: str) -> bool:
     the timeline so staff know whether the follower has it yet; True when delivered now."""
     from bot.wechat.push import push
 
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         openid = s.get(Ticket, ticket_id).openid
     delivered = push(settings, openid, text)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         add_event(s, s.get(Ticket, ticket_id), "system", "delivery",
                   "已通过客服消息送达投诉人" if delivered else "暂未送达（如超出48小时互动窗口），投诉人下次发消息时自动补发")
     return delivered

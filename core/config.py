@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("data"), validation_alias=_env("POLICYBOT_DATA_DIR", "data_dir"))
     database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL", "database_url"))
     chroma_url: str | None = Field(None, validation_alias=_env("CHROMA_URL", "chroma_url"))
+    migrate_on_start: bool = Field(
+        True, validation_alias=_env("POLICYBOT_MIGRATE_ON_START", "migrate_on_start"),
+        description="bring the database schema to the newest revision on start (storage.migrate); "
+                    "off: run `policybot migrate` first, a start on an older schema is refused",
+    )
 
     # knowledge
     corpus_dir: Path | None = Field(
@@ -184,7 +189,9 @@ class Settings(BaseSettings):
         return networks(self.trusted_proxies)
 
     @property
-    def sqlalchemy_url(self) -> str:
+    def db_url(self) -> str:
+        """The one place the database is chosen: DATABASE_URL, else SQLite in the data dir.
+        storage.db takes this URL, never the settings."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'policybot.db').resolve()}"

@@ -64,7 +64,7 @@ class KnowledgeBase:
         from storage.db import init_db
 
         settings.ensure_dirs()
-        init_db(settings)
+        init_db(settings.db_url, upgrade=settings.migrate_on_start)
         kb = cls(settings)
         kb.ensure_indexed()
         return kb
@@ -150,7 +150,7 @@ class KnowledgeBase:
                 self._fill_again = False
             try:
                 while True:
-                    with session_scope(self.settings) as session, ingest_lock(session, self.settings.data_dir):
+                    with session_scope(self.settings.db_url) as session, ingest_lock(session, self.settings.data_dir):
                         done = embed_pending(session, index.embedder, index.vectors)
                     if not done:
                         break
@@ -170,10 +170,10 @@ class KnowledgeBase:
 
         missing = list(index.missing_sentences)
         for start in range(0, len(missing), batch):
-            with session_scope(self.settings) as session:
+            with session_scope(self.settings.db_url) as session:
                 embed_cached(index.embedder, missing[start:start + batch], session)
         if missing:
-            with session_scope(self.settings) as session, ingest_lock(session, self.settings.data_dir):
+            with session_scope(self.settings.db_url) as session, ingest_lock(session, self.settings.data_dir):
                 bump_version(session)
             self._reload(force=True)
 
@@ -193,7 +193,7 @@ class KnowledgeBase:
         for path in files:
             name = path.stem
             try:
-                with session_scope(self.settings) as session, ingest_lock(session, self.settings.data_dir):
+                with session_scope(self.settings.db_url) as session, ingest_lock(session, self.settings.data_dir):
                     report[name] = ingest_file(session, path, index.embedder, index.vectors,
                                                defer_vectors=defer_vectors)
             except Exception as exc:
@@ -211,7 +211,7 @@ class KnowledgeBase:
             return index
         with self._lock:
             self._last_check = now
-            with session_scope(self.settings) as session:
+            with session_scope(self.settings.db_url) as session:
                 if force or HybridIndex.db_version(session) != index.version:
                     index.load(session)
         return index
@@ -243,7 +243,7 @@ class KnowledgeBase:
 
         from storage.models import Chunk, Notice
 
-        with session_scope(self.settings) as session:
+        with session_scope(self.settings.db_url) as session:
             counts = dict(session.exec(select(Chunk.notice_id, func.count(Chunk.id)).group_by(Chunk.notice_id)).all())
             pending = dict(session.exec(select(Chunk.notice_id, func.count(Chunk.id))
                                         .where(Chunk.text_hash == "").group_by(Chunk.notice_id)).all())
@@ -258,7 +258,7 @@ class KnowledgeBase:
     def chunks(self, file: str | None = None) -> list[dict]:
         from storage.models import Chunk
 
-        with session_scope(self.settings) as session:
+        with session_scope(self.settings.db_url) as session:
             stmt = select(Chunk).order_by(Chunk.id)
             if file:
                 stmt = stmt.where(Chunk.file == file)
@@ -274,7 +274,7 @@ class KnowledgeBase:
         valid = notice.valid_until
         if excerpt:
             key = squash(excerpt)[:40]
-            with session_scope(self.settings) as session:
+            with session_scope(self.settings.db_url) as session:
                 for c in session.exec(select(Chunk).where(Chunk.notice_id == notice.id)):
                     if key and key in squash(c.text):
                         valid = c.valid_until or valid
@@ -289,7 +289,7 @@ class KnowledgeBase:
         from storage.models import Notice
 
         want = _normal_doc_number(doc_number)
-        with session_scope(self.settings) as session:
+        with session_scope(self.settings.db_url) as session:
             for n in session.exec(select(Notice).where(Notice.doc_number.is_not(None))):
                 if _normal_doc_number(n.doc_number) == want:
                     return self._source(n, excerpt)
@@ -299,7 +299,7 @@ class KnowledgeBase:
         """A citation for a notice without 文号, known by its file (e.g. 001_6600b079cd80ab91)."""
         from storage.models import Notice
 
-        with session_scope(self.settings) as session:
+        with session_scope(self.settings.db_url) as session:
             n = session.exec(select(Notice).where(Notice.file == file).order_by(Notice.seq)).first()
             if n is not None:
                 return self._source(n, excerpt)

@@ -2,18 +2,20 @@
 
 Every piece of state a second worker would need lives here (dialog state, de-dup keys, caches),
 so the engine must be safe to share between processes: SQLite runs in WAL mode with a busy
-timeout, PostgreSQL uses a pooled engine with pre-ping.
+timeout, PostgreSQL uses a pooled engine with pre-ping. This module takes a database URL, not
+the settings (`Settings.db_url` is the one place that chooses it), so that tests, scripts and
+migrations can open any database; one engine per URL per process. The schema is alembic's
+(storage.migrate): `init_db` brings it to the newest revision, never `create_all`.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
-
-from core.config import Settings
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
 
 _engines: dict[str, Engine] = {}
 
@@ -27,12 +29,25 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def get_engine(settings: Settings) -> Engine:
-    url = settings.sqlalchemy_url
+def _url(url) -> str:
+    if not isinstance(url, str):  # the old signature took the Settings
+        raise TypeError(f"storage.db takes a database URL (settings.db_url), not {type(url).__name__}")
+    return url
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """Create the directory of a SQLite file (the data dir on a first start)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def get_engine(url: str) -> Engine:
+    url = _url(url)
     engine = _engines.get(url)
     if engine is None:
         if url.startswith("sqlite"):
-            settings.ensure_dirs()
+            ensure_sqlite_dir(url)
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
@@ -41,19 +56,25 @@ def get_engine(settings: Settings) -> Engine:
     return engine
 
 
-def init_db(settings: Settings) -> Engine:
-    """Create all tables (idempotent)."""
-    from storage import models  # noqa: F401  (registers the tables)
+def init_db(url: str, *, upgrade: bool = True) -> Engine:
+    """The engine on a database whose schema is the newest revision: upgraded to it (under a
+    lock, so workers starting together migrate once; a database made by `create_all` before
+    migrations existed is adopted), or with `upgrade=False` (POLICYBOT_MIGRATE_ON_START off)
+    only checked, refusing an older schema with what to run."""
+    from storage import migrate
 
-    engine = get_engine(settings)
-    SQLModel.metadata.create_all(engine)
-    return engine
+    url = _url(url)
+    if upgrade:
+        migrate.upgrade(url)
+    else:
+        migrate.require_head(url)
+    return get_engine(url)
 
 
 @contextmanager
-def session_scope(settings: Settings) -> Iterator[Session]:
+def session_scope(url: str) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    with Session(get_engine(settings), expire_on_commit=False) as session:
+    with Session(get_engine(_url(url)), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

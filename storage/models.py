@@ -3,13 +3,15 @@
 Sections: knowledge (notices and their chunks), channel (followers, de-dup, signed requests seen,
 pushes, caches), forms (dialog state lives on the follower), complaints (tickets, events, staff).
 Add new tables to the section they belong to; keep JSON columns for data that is read whole.
+A change here needs a revision in storage/migrations/versions (docs/design.md, "Schema
+migrations"); tests/test_migrations.py fails while the two differ.
 """
 from __future__ import annotations
 
 from datetime import date as Date, datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, LargeBinary, Text
+from sqlalchemy import JSON, Column, LargeBinary, Text, false
 from sqlmodel import Field, SQLModel
 
 
@@ -220,6 +222,9 @@ class StaffUser(SQLModel, table=True):
     regions: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    password_changed: bool = Field(
+        False, sa_column_kwargs={"server_default": false()},
+        description="changed on the password page: POLICYBOT_ADMIN_PASSWORD no longer resets it")
 
 
 class StaffSession(SQLModel, table=True):

@@ -73,7 +73,7 @@ def database_settings(config: pytest.Config, data_dir: Path, **fields):
 
     settings = Settings(data_dir=data_dir, database_url=fresh_database_url(config), **fields)
     settings.ensure_dirs()
-    init_db(settings)
+    init_db(settings.db_url)
     return settings
 
 

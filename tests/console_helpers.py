@@ -47,7 +47,7 @@ def file_ticket(srv: LiveServer, openid: str | None = None, **kw):
                 description="宣传说培训后包分配工作，实际没有任何安排。", phone="13800138000")
     base.update(kw)
     settings = server_settings(srv)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         return tickets.file_complaint(s, settings, openid or "o-" + uuid.uuid4().hex[:10], tickets.NewComplaint(**base))
 
 

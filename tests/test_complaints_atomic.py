@@ -27,7 +27,7 @@ ENV = dict(WECHAT_ENV, POLICYBOT_ADMIN_USER=ADMIN_USER, POLICYBOT_ADMIN_PASSWORD
 
 
 def tickets_of(srv, openid: str) -> list[str]:
-    with session_scope(server_settings(srv)) as s:
+    with session_scope(server_settings(srv).db_url) as s:
         return list(s.exec(select(Ticket.number).where(Ticket.openid == openid)).all())
 
 

@@ -34,7 +34,7 @@ def complaint(**kw) -> tickets.NewComplaint:
 
 
 def file(settings, openid="follower-a", **kw) -> Ticket:
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         return tickets.file_complaint(s, settings, openid, complaint(**kw))
 
 
@@ -54,7 +54,7 @@ def test_filing_routes_by_region_and_category_and_sets_due_dates(settings):
     assert (other.region, other.team) == ("聊城", "lc-skills")
     unknown = file(settings, place="火星基地")
     assert (unknown.region, unknown.team) == ("其他", "dispatch")
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         events = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == t.id)).all()
         assert [e.action for e in events] == ["created"]
 
@@ -68,7 +68,7 @@ def test_due_dates_follow_settings(settings):
 
 def test_full_lifecycle_leaves_an_audit_trail(settings):
     t = file(settings, evidence=[{"media_id": "MEDIA1", "pic_url": "http://mmbiz/1"}])
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         t = s.get(Ticket, t.id)
         with pytest.raises(tickets.TicketError):
             tickets.reply(s, settings, t, "wang", "staff", "还没受理不能答复")
@@ -86,7 +86,7 @@ def test_full_lifecycle_leaves_an_audit_trail(settings):
         assert "1" in ask and "5" in ask and t.status == "已办结"
         with pytest.raises(tickets.TicketError):
             tickets.accept(s, settings, t, "li", "staff")
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         actions = [e.action for e in s.exec(select(TicketEvent).where(TicketEvent.ticket_id == t.id)
                                             .order_by(TicketEvent.id))]
         assert actions == ["created", "accepted", "assigned", "note", "reply", "returned", "reply", "closed"]
@@ -98,7 +98,7 @@ def test_full_lifecycle_leaves_an_audit_trail(settings):
 
 def test_transfer_changes_team_and_region_and_needs_a_new_accept(settings):
     t = file(settings, place="济源")
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         t = s.get(Ticket, t.id)
         tickets.accept(s, settings, t, "zhang", "staff")
         with pytest.raises(tickets.TicketError):
@@ -112,7 +112,7 @@ def test_transfer_changes_team_and_region_and_needs_a_new_accept(settings):
 def test_overdue_flag_and_sql_filter_agree(settings):
     t = file(settings)
     settings.today = "2026-11-24"  # past the accept due date (Mon 23rd)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         t = s.get(Ticket, t.id)
         assert tickets.is_overdue(t, date(2026, 11, 24))
         assert not tickets.is_overdue(t, date(2026, 11, 23))
@@ -126,7 +126,7 @@ def test_overdue_flag_and_sql_filter_agree(settings):
 
 def test_progress_only_for_the_filer(settings):
     t = file(settings, openid="filer")
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         mine = tickets.progress_text(s, settings, "filer", t.number.lower())
         assert t.number in mine and "待受理" in mine
         theirs = tickets.progress_text(s, settings, "someone-else", t.number)
@@ -136,29 +136,29 @@ def test_progress_only_for_the_filer(settings):
         tt = s.get(Ticket, t.id)
         tickets.accept(s, settings, tt, "wang", "staff")
         tickets.reply(s, settings, tt, "wang", "staff", "已约谈该机构。")
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         assert "已约谈该机构" in tickets.progress_text(s, settings, "filer", t.number)
 
 
 def test_rating_only_after_close_and_once(settings):
     t = file(settings, openid="rater")
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         assert tickets.rating_hook(s, "rater", "5") is None  # nothing was asked
         tt = s.get(Ticket, t.id)
         tickets.accept(s, settings, tt, "wang", "staff")
         tickets.reply(s, settings, tt, "wang", "staff", "已处理")
         tickets.close(s, settings, tt, "wang", "staff")
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         assert tickets.rating_hook(s, "someone-else", "5") is None
         assert tickets.rating_hook(s, "rater", "你好") is None
         assert "4 分" in tickets.rating_hook(s, "rater", "4")
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         assert tickets.rating_hook(s, "rater", "5") is None  # already rated
         assert s.exec(select(Rating.score).where(Rating.ticket_id == t.id)).all() == [4]
 
 
 def test_same_confirm_files_one_ticket(settings):
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         a = tickets.file_complaint(s, settings, "o", complaint(), intake_key="o:123")
         b = tickets.file_complaint(s, settings, "o", complaint(), intake_key="o:123")
     assert a.id == b.id
@@ -197,7 +197,7 @@ def test_routing_file_is_data(tmp_path):
 
 def test_public_texts_fit_one_message_and_the_close_note_reaches_the_follower(settings):
     t = file(settings)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         tt = s.get(Ticket, t.id)
         tickets.accept(s, settings, tt, "wang", "staff")
         with pytest.raises(tickets.TicketError):
@@ -214,6 +214,6 @@ def test_photos_are_kept_as_media_id_without_wechat_credentials(settings):
     settings.wechat_appid = settings.wechat_secret = None
     t = file(settings, evidence=[{"media_id": "M1", "pic_url": "http://mmbiz.qpic.cn/1"}])
     assert fetch_missing(settings, t.id) == 0  # no WECHAT_APPID/SECRET: nothing to call
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         ev = s.exec(select(Evidence).where(Evidence.ticket_id == t.id)).one()
         assert (ev.media_id, ev.pic_url, ev.file_path) == ("M1", "http://mmbiz.qpic.cn/1", None)

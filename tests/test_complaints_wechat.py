@@ -79,7 +79,7 @@ def test_complaint_end_to_end(server, fake_wechat):
     assert "前受理" in done and "前答复" in done and f"进度 {number}" in done
 
     settings = server_settings(server)
-    with session_scope(settings) as s:  # written before the reply was sent
+    with session_scope(settings.db_url) as s:  # written before the reply was sent
         t = s.exec(select(Ticket).where(Ticket.number == number)).one()
         assert (t.openid, t.region, t.team, t.category, t.phone) == (openid, "聊城", "lc-inspection", "乱收费", "13800138000")
     ev = wait_for(lambda: _stored_evidence(settings, t.id), timeout=15)
@@ -120,12 +120,12 @@ def test_complaint_end_to_end(server, fake_wechat):
         assert "感谢评价" in thanks and "4 分" in thanks
         assert "感谢评价" not in p.say(openid, "4")  # rated once; a digit is a menu choice again
         assert "4 分" in c.get(f"/console/t/{number}").text
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         assert s.exec(select(Rating.score).where(Rating.ticket_id == t.id)).all() == [4]
 
 
 def _stored_evidence(settings, ticket_id):
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         rows = s.exec(select(Evidence).where(Evidence.ticket_id == ticket_id).order_by(Evidence.id)).all()
     return rows if rows and all(r.file_path for r in rows) else None
 
@@ -138,7 +138,7 @@ def test_anonymous_complaint_from_the_menu_and_own_list(server):
     p.say(openid, "取消")
     done = file_complaint(p, openid, institution="济源某培训中心", phone=None)
     number = NUMBER_RE.search(done).group(1)
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         t = s.exec(select(Ticket).where(Ticket.number == number)).one()
         assert t.phone is None
     # events are de-duplicated by sender + CreateTime: give this click its own second
@@ -183,7 +183,7 @@ def test_sigkill_right_after_confirm_loses_no_ticket(live_server, tmp_path_facto
     assert "待受理" in platform_for(again).say(openid, f"进度 {number}")
     # the form ended with the ticket: a "1" now is a menu choice, not a second confirm
     assert "投诉编号" not in platform_for(again).say(openid, "1")
-    with session_scope(server_settings(again)) as s:
+    with session_scope(server_settings(again).db_url) as s:
         assert s.exec(select(Ticket.number).where(Ticket.openid == openid)).all() == [number]
 
 

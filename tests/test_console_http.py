@@ -56,7 +56,7 @@ def test_session_cookie_is_httponly_samesite_and_stored_hashed(server):
         r = c.post("/console/login", data={"username": "admin", "password": "admin-pass-123", "login_csrf": lt})
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie and "path=/console" in cookie
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         hashes = [row.token_hash for row in s.exec(select(StaffSession))]
         assert token not in hashes and len(hashes) >= 2
 
@@ -66,10 +66,10 @@ def test_post_without_csrf_token_changes_nothing(server, admin):
     t = file_ticket(server)
     r = act(c, "forged", t.number, "accept")
     assert r.status_code == 403
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         assert s.get(Ticket, t.id).status == "待受理"
     assert act(c, csrf, t.number, "accept").status_code == 303
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         assert s.get(Ticket, t.id).status == "已受理"
 
 
@@ -89,7 +89,7 @@ def test_staff_see_only_their_regions(server):
         assert c.get("/console/?region=聊城").text.count(liaocheng.number) == 0
         assert c.get("/console/export.csv").status_code == 403  # supervisors and admins only
         assert c.get("/console/staff").status_code == 403
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         assert s.get(Ticket, liaocheng.id).status == "待受理"
 
 
@@ -102,7 +102,7 @@ def test_phone_masked_until_a_logged_reveal(server, admin):
     r = c.post(f"/console/t/{t.number}/reveal", data={"csrf_token": csrf})
     assert r.status_code == 200 and "13912345678" in r.text
     assert r.headers["cache-control"] == "no-store"
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         logs = s.exec(select(RevealLog).where(RevealLog.ticket_id == t.id)).all()
         assert [x.username for x in logs] == ["admin"]
         ev = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == t.id, TicketEvent.action == "revealed")).one()
@@ -150,7 +150,7 @@ def test_reply_outside_the_48h_window_is_kept(server, admin, fake_wechat):
     fake_wechat.fail_next("/cgi-bin/message/custom/send", 45015)
     assert act(c, csrf, t.number, "reply", text="窗口外的答复").status_code == 303
     assert fake_wechat.sent_messages(openid) == []
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         kept = s.exec(select(PendingPush).where(PendingPush.openid == openid)).all()
         assert len(kept) == 1 and "窗口外的答复" in kept[0].text and kept[0].delivered_at is None
         assert s.get(Ticket, t.id).status == "已答复"
@@ -165,7 +165,7 @@ def test_transfer_assign_and_filters(server, admin):
     assert act(c, csrf, t.number, "accept").status_code == 303
     assert act(c, csrf, t.number, "assign", assignee="no-such-user").status_code == 409
     assert act(c, csrf, t.number, "assign", assignee="admin").status_code == 303
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         row = s.get(Ticket, t.id)
         assert (row.status, row.team, row.region, row.assignee) == ("办理中", "lc-skills", "聊城", "admin")
     assert t.number in c.get("/console/", params={"status": "办理中", "region": "聊城", "category": "擅自开班"}).text
@@ -173,7 +173,7 @@ def test_transfer_assign_and_filters(server, admin):
     assert t.number not in c.get("/console/", params={"region": "济源"}).text
     assert t.number in c.get("/console/", params={"mine": "1"}).text
     assert t.number not in c.get("/console/", params={"overdue": "1"}).text
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         row = s.get(Ticket, t.id)
         row.answer_due = date(2020, 1, 1)
         s.add(row)
@@ -236,6 +236,6 @@ def test_two_staff_accepting_at_once_accept_once(server):
         for c, _ in clients:
             c.close()
     assert sorted(codes) == [303, 409, 409, 409, 409]
-    with session_scope(server_settings(server)) as s:
+    with session_scope(server_settings(server).db_url) as s:
         actions = s.exec(select(TicketEvent.action).where(TicketEvent.ticket_id == t.id)).all()
         assert actions.count("accepted") == 1

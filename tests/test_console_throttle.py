@@ -68,7 +68,7 @@ def assert_locked(r: httpx.Response, max_seconds: int = 600) -> None:
 
 
 def events(srv, actor: str) -> list[StaffEvent]:
-    with session_scope(server_settings(srv)) as s:
+    with session_scope(server_settings(srv).db_url) as s:
         return list(s.exec(select(StaffEvent).where(StaffEvent.actor == actor).order_by(StaffEvent.id)))
 
 
@@ -136,7 +136,7 @@ def test_a_success_clears_the_accounts_failures(pair):
     for _ in range(MAX_FAILURES - 1):
         assert attempt(srv, ip, user, "wrong").status_code == 401
     assert attempt(srv, ip, user, pw).status_code == 303
-    with session_scope(server_settings(srv)) as s:
+    with session_scope(server_settings(srv).db_url) as s:
         rows = s.exec(select(LoginAttempt).where(LoginAttempt.account == user.lower())).all()
         assert all(r.success for r in rows) and len(rows) == 2
 
@@ -245,7 +245,7 @@ def test_logins_failures_and_lockouts_are_in_the_audit_trail(pair):
     stray = f"nobody-{uuid.uuid4().hex[:6]}"
     attempt(first, new_ip(), stray, "secret-guess-x")
     assert [(e.action, e.detail) for e in events(second, stray)] == [("login_failed", "无此账号")]
-    with session_scope(server_settings(first)) as s:  # no password anywhere in the trail
+    with session_scope(server_settings(first).db_url) as s:  # no password anywhere in the trail
         text = " ".join(f"{e.actor} {e.detail}" for e in s.exec(select(StaffEvent)))
     assert "secret-guess" not in text and pw not in text
     with first.client(follow_redirects=False) as c:  # the admin sees it on the accounts page

@@ -169,7 +169,7 @@ def test_a_long_choice_is_paged(settings, openid):
 
 def test_two_workers_share_the_offer_through_the_database(settings, openid, monkeypatch):
     say(settings, ScriptedKB(KB), openid, "培训补贴怎么申领")
-    with db.session_scope(settings) as s:
+    with db.session_scope(settings.db_url) as s:
         row = s.get(KeyValue, f"choices:{openid}")
         stored = json.loads(row.value)
         assert [c["label"] for c in stored] == [c.label for c in CHOICES]
@@ -188,15 +188,15 @@ def test_two_workers_share_the_offer_through_the_database(settings, openid, monk
 def test_expired_choices_are_ignored(settings, openid):
     kb = ScriptedKB(KB)
     say(settings, kb, openid, "培训补贴怎么申领")
-    with db.session_scope(settings) as s:  # 30 minutes later
+    with db.session_scope(settings.db_url) as s:  # 30 minutes later
         s.get(KeyValue, f"choices:{openid}").expires_at = utcnow() - timedelta(seconds=1)
     assert say(settings, kb, openid, "1") == menu.qa_howto_text()
-    with db.session_scope(settings) as s:
+    with db.session_scope(settings.db_url) as s:
         assert s.get(KeyValue, f"choices:{openid}") is None  # and the stale offer is gone
 
 
 def test_a_pending_rating_takes_the_digit_first(settings, openid):
-    with db.session_scope(settings) as s:
+    with db.session_scope(settings.db_url) as s:
         s.add(Ticket(number="TS20261120-000001", openid=openid, institution="某培训学校", category="其他",
                      region="聊城", description="未按约定开课", status=CLOSED, team="liaocheng",
                      accept_due=date(2026, 11, 23), answer_due=date(2026, 12, 4), rating_asked_at=utcnow()))

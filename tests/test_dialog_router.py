@@ -29,7 +29,7 @@ class ScriptedKB:
 def settings(tmp_path):
     s = Settings(data_dir=tmp_path / "data", database_url=None)
     s.ensure_dirs()
-    init_db(s)
+    init_db(s.db_url)
     return s
 
 
@@ -76,7 +76,7 @@ def test_region_phrases(settings):
     assert kb.asked[-1][0] == "我是企业HR，以工代训怎么申请"
     say(settings, kb, "u2", "我在哪里可以领取补贴")
     assert kb.asked[-1][0] == "我在哪里可以领取补贴"
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         assert s.get(Follower, "u2").region == "山西 吕梁 文水"
 
 

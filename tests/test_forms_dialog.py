@@ -37,11 +37,11 @@ class Chat:
     def __init__(self, env, region: str | None = None):
         self.settings, self.kb = env
         self.openid = f"ofollower{next(_ids)}-{uuid.uuid4().hex[:8]}"
-        with db.session_scope(self.settings) as s:
+        with db.session_scope(self.settings.db_url) as s:
             s.add(Follower(openid=self.openid, region=region))
 
     def say(self, text: str = "", kind: str = "text", **fields) -> str | None:
-        with db.session_scope(self.settings) as session:
+        with db.session_scope(self.settings.db_url) as session:
             follower = session.get(Follower, self.openid)
             turn = Turn(Inbound(self.openid, kind, text, **fields), follower, session, self.settings, self.kb)
             if follower.form_state:
@@ -54,7 +54,7 @@ class Chat:
         return reply
 
     def state(self) -> dict:
-        with Session(db.get_engine(self.settings)) as s:
+        with Session(db.get_engine(self.settings.db_url)) as s:
             return s.get(Follower, self.openid).form_state
 
     def run(self, *answers: str) -> str:
@@ -299,7 +299,7 @@ def test_side_question_at_the_summary_and_after_expiry(env):
     reply = chat.say(question)
     assert kb.ask(question, region="山东 聊城").answer[:30] in reply
     assert "请核对" in reply and chat.state()["pending"] == "_confirm"
-    with db.session_scope(chat.settings) as s:
+    with db.session_scope(chat.settings.db_url) as s:
         follower = s.get(Follower, chat.openid)
         follower.form_state = {**follower.form_state, "updated_at": (utcnow() - timedelta(hours=30)).isoformat()}
     reply = chat.say(question)                          # expired: the note, then the answer
@@ -312,7 +312,7 @@ def test_state_survives_a_restart(env):
     chat = Chat(env)
     chat.run("补贴自测", "济源", "0")
     # a "restart": drop every pooled connection and build a new engine and knowledge base
-    db.get_engine(settings).dispose()
+    db.get_engine(settings.db_url).dispose()
     db._engines.clear()
     chat.kb = knowledge_base(settings)
     assert chat.state()["pending"] == "same_occupation_level_before"
@@ -323,7 +323,7 @@ def test_state_survives_a_restart(env):
 def test_idle_form_expires_with_a_note(env):
     chat = Chat(env)
     chat.run("以工代训自测", "聊城")
-    with db.session_scope(chat.settings) as s:
+    with db.session_scope(chat.settings.db_url) as s:
         follower = s.get(Follower, chat.openid)
         state = dict(follower.form_state)
         state["updated_at"] = (utcnow() - timedelta(hours=25)).isoformat()
@@ -333,7 +333,7 @@ def test_idle_form_expires_with_a_note(env):
     assert chat.state() == {}
     # the next message after expiry that is a trigger starts the form it names
     chat.run("以工代训自测", "聊城")
-    with db.session_scope(chat.settings) as s:
+    with db.session_scope(chat.settings.db_url) as s:
         follower = s.get(Follower, chat.openid)
         follower.form_state = {**follower.form_state, "updated_at": (utcnow() - timedelta(days=2)).isoformat()}
     reply = chat.say("补贴自测")

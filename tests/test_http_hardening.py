@@ -150,5 +150,5 @@ def _evidence_paths(srv, ticket_id: int) -> list[str]:
     from storage.models import Evidence
     from tests.console_helpers import server_settings
 
-    with session_scope(server_settings(srv)) as s:
+    with session_scope(server_settings(srv).db_url) as s:
         return [f"/console/evidence/{e.id}" for e in s.exec(select(Evidence).where(Evidence.ticket_id == ticket_id))]

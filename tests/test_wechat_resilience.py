@@ -37,18 +37,18 @@ def claims(live_server):
 def left_by_a_crash(srv, openid: str, age: timedelta) -> str:
     """A de-dup row 'processing' since `age` ago — what a worker killed mid-turn leaves."""
     msg_id = new_msg_id()
-    with session_scope(server_settings(srv)) as s:
+    with session_scope(server_settings(srv).db_url) as s:
         s.add(ProcessedMessage(key=f"msg:{openid}:{msg_id}", openid=openid, created_at=utcnow() - age))
     return msg_id
 
 
 def form_state(srv, openid: str) -> dict:
-    with session_scope(server_settings(srv)) as s:
+    with session_scope(server_settings(srv).db_url) as s:
         return dict(s.get(Follower, openid).form_state or {})
 
 
 def record(srv, openid: str, msg_id: str) -> ProcessedMessage:
-    with session_scope(server_settings(srv)) as s:
+    with session_scope(server_settings(srv).db_url) as s:
         return s.get(ProcessedMessage, f"msg:{openid}:{msg_id}")
 
 
@@ -78,7 +78,7 @@ def test_a_live_claim_is_not_taken_over(claims):
     msg_id = left_by_a_crash(claims, openid, timedelta(seconds=0))  # still within its time
     assert wx.send(text_xml(openid, "我在聊城", msg_id=msg_id)) is None  # "success": not ours
     assert record(claims, openid, msg_id).status == "processing"
-    with session_scope(server_settings(claims)) as s:
+    with session_scope(server_settings(claims).db_url) as s:
         assert s.get(Follower, openid).region is None  # the message was not handled a second time
 
 

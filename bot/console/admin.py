@@ -35,7 +35,7 @@ EVENTS_SHOWN = 100  # the latest logins, failures, lockouts and password changes
 
 @router.get("/staff")
 def staff_page(request: Request):
-    with session_scope(settings_of(request)) as s:
+    with session_scope(settings_of(request).db_url) as s:
         login = logged_in(request, s, page=True)
         require_role(login, "admin")
         return _staff_page(request, s, login)
@@ -52,7 +52,7 @@ def _staff_page(request: Request, s: Session, login: auth.Login, error: str = ""
 
 @router.post("/staff")
 def staff_add(request: Request, form: FormData = Depends(posted)):
-    with session_scope(settings_of(request)) as s:
+    with session_scope(settings_of(request).db_url) as s:
         login = admin_post(request, s, form)
         known = set(load_routing(settings_of(request)).region_names)
         regions = [r for r in form.getlist("regions") if r in known]
@@ -68,7 +68,7 @@ def staff_add(request: Request, form: FormData = Depends(posted)):
 
 @router.post("/staff/{user_id}/active")
 def staff_toggle(request: Request, user_id: int, form: FormData = Depends(posted)):
-    with session_scope(settings_of(request)) as s:
+    with session_scope(settings_of(request).db_url) as s:
         login = admin_post(request, s, form)
         user = s.get(StaffUser, db_id(user_id, "没有这个账号"))
         if user is None:
@@ -89,7 +89,7 @@ STATUS_LABELS = {"added": "新增", "updated": "已更新", "unchanged": "未变
 
 @router.get("/notices")
 def notices_page(request: Request):
-    with session_scope(settings_of(request)) as s:
+    with session_scope(settings_of(request).db_url) as s:
         login = logged_in(request, s, page=True)
     return _notices_page(request, login)
 
@@ -110,7 +110,7 @@ def _shown(status: str) -> str:
 def notices_upload(request: Request, form: FormData = Depends(posted)):
     """Admins load new notices here; the index follows while the bot keeps answering. Every
     file is checked first: one that is not a notice stops the upload with its reason."""
-    with session_scope(settings_of(request)) as s:
+    with session_scope(settings_of(request).db_url) as s:
         login = admin_post(request, s, form)
     uploads = [f for f in form.getlist("files") if hasattr(f, "filename") and f.filename]
     if not uploads:

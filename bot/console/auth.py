@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from core.config import Settings
 from storage.db import session_scope
-from storage.models import StaffEvent, StaffSession, StaffUser, utcnow
+from storage.models import StaffSession, StaffUser, utcnow
 
 log = logging.getLogger("policybot.console")
 
@@ -90,16 +90,14 @@ def bootstrap_admin(settings: Settings) -> None:
     if not (settings.admin_user and settings.admin_password):
         return
     try:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             user = s.exec(select(StaffUser).where(StaffUser.username == settings.admin_user)).first()
             if user is None:
                 s.add(StaffUser(username=settings.admin_user, password_hash=hash_password(settings.admin_password),
                                 role="admin", regions=[]))
             elif user.role != "admin" or not user.active or not verify_password(settings.admin_password, user.password_hash):
                 user.role, user.active = "admin", True
-                changed = s.exec(select(StaffEvent.id).where(StaffEvent.actor == user.username,
-                                                             StaffEvent.action == "password_changed")).first()
-                if changed is None:
+                if not user.password_changed:
                     user.password_hash = hash_password(settings.admin_password)
                 else:
                     log.info("admin %s changed the password on the console; POLICYBOT_ADMIN_PASSWORD "
@@ -132,6 +130,7 @@ def change_password(session: Session, user: StaffUser, new: str, keep: Optional[
     """Set the new password and end the user's other sessions (all but the cookie `keep`);
     returns how many were ended."""
     user.password_hash = hash_password(new)
+    user.password_changed = True
     session.add(user)
     query = delete(StaffSession).where(StaffSession.user_id == user.id)
     if keep:

@@ -108,7 +108,7 @@ def login_submit(request: Request, form: FormData = Depends(posted)):
     attempt = throttle.begin(settings, username, ip)
     if attempt.locked:
         return _locked(_login_form(request, throttle.refusal(attempt.locked_until), 429), attempt)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         user = auth.authenticate(s, username, password)
         if user is None:
             log.info("console login failed for %r", username[:64])
@@ -133,7 +133,7 @@ def _locked(resp: Response, attempt: throttle.Attempt) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, form: FormData = Depends(posted)):
-    with session_scope(settings_of(request)) as s:
+    with session_scope(settings_of(request).db_url) as s:
         login = logged_in(request, s)
         csrf_form(form, login)
         auth.end_session(s, request.cookies.get(auth.COOKIE))
@@ -146,7 +146,7 @@ def logout(request: Request, form: FormData = Depends(posted)):
 
 @router.get("/password")
 def password_page(request: Request):
-    with session_scope(settings_of(request)) as s:
+    with session_scope(settings_of(request).db_url) as s:
         login = logged_in(request, s, page=True)
     return _password_page(request, login)
 
@@ -164,7 +164,7 @@ def password_change(request: Request, posted_form: FormData = Depends(posted)):
     """The logged-in user's own password: the current one (a wrong one counts for the login
     throttle), the new one twice. Success ends the user's other sessions; both are audited."""
     settings = settings_of(request)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         login = logged_in(request, s)
         form = csrf_form(posted_form, login)
     current, new = form.get("current", ""), form.get("new", "")
@@ -175,7 +175,7 @@ def password_change(request: Request, posted_form: FormData = Depends(posted)):
     if attempt.locked:
         return _locked(_password_page(request, login, error=throttle.refusal(attempt.locked_until), status=429),
                        attempt)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         user = s.get(StaffUser, login.user.id)
         if not auth.verify_password(current, user.password_hash):
             until = throttle.failed(s, settings, attempt, user.username, "password_failed")
@@ -195,7 +195,7 @@ def queue(request: Request, page: str = "1"):
     routing = load_routing(settings)
     params = _filters(request)
     today = tickets.local_today(settings)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         login = logged_in(request, s, page=True)
         query = _filtered(login, settings, params)
         total = s.exec(select(func.count()).select_from(query.subquery())).one()
@@ -217,7 +217,7 @@ def export_csv(request: Request):
     settings = settings_of(request)
     routing = load_routing(settings)
     today = tickets.local_today(settings)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         login = logged_in(request, s)
         require_role(login, "supervisor", "admin")
         rows = s.exec(_filtered(login, settings, _filters(request)).order_by(Ticket.created_at)).all()
@@ -269,21 +269,21 @@ def _ticket_page(request: Request, s: Session, login: auth.Login, ticket: Ticket
 @router.get("/t/{number}")
 def ticket_page(request: Request, number: str):
     settings = settings_of(request)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         login = logged_in(request, s, page=True)
         ticket = _ticket(s, login, number)
         missing = s.exec(select(Evidence.id).where(Evidence.ticket_id == ticket.id, Evidence.file_path.is_(None),
                                                    Evidence.media_id.is_not(None))).first()
     if missing is not None and ticket.created_at > utcnow() - MEDIA_KEPT:
         fetch_missing(settings, ticket.id)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         return _ticket_page(request, s, login, _ticket(s, login, number))
 
 
 @router.post("/t/{number}/reveal")
 def reveal_phone(request: Request, number: str, form: FormData = Depends(posted)):
     """Show the full phone number once, and log who saw it."""
-    with session_scope(settings_of(request)) as s:
+    with session_scope(settings_of(request).db_url) as s:
         login = logged_in(request, s)
         csrf_form(form, login)
         ticket = _ticket(s, login, number)
@@ -299,7 +299,7 @@ def reveal_phone(request: Request, number: str, form: FormData = Depends(posted)
 def ticket_action(request: Request, number: str, posted_form: FormData = Depends(posted)):
     settings = settings_of(request)
     to_follower: Optional[str] = None
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         login = logged_in(request, s)
         form = csrf_form(posted_form, login)
         ticket = _ticket(s, login, number, lock=True)
@@ -341,7 +341,7 @@ def ticket_action(request: Request, number: str, posted_form: FormData = Depends
 @router.get("/evidence/{evidence_id}")
 def evidence_file(request: Request, evidence_id: int):
     settings = settings_of(request)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         login = logged_in(request, s)
         ev = s.get(Evidence, db_id(evidence_id, "没有这张图片"))
         ticket = s.get(Ticket, ev.ticket_id) if ev else None

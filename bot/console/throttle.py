@@ -106,7 +106,7 @@ def begin(settings: Settings, account: str, ip: str) -> Attempt:
     then whether the failures before it lock its account name or address (`Attempt.locked`)."""
     now = utcnow()
     window, lockout = _spans(settings)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         if s.get_bind().dialect.name == "postgresql":
             # ids in commit order, so that "the failures before it" are all visible: a sequence
             # hands out ids before commit (SQLite's single writer gives this order anyway)

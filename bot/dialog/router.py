@@ -149,11 +149,11 @@ def route(turn: Turn) -> str:
 
 def ensure_follower(settings: Settings, openid: str) -> None:
     """Create the follower row once (concurrent first messages race on the primary key)."""
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         if s.get(Follower, openid) is not None:
             return
     try:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             s.add(Follower(openid=openid))
     except IntegrityError:
         pass
@@ -177,7 +177,7 @@ def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = 
     """
     wiring.wire()  # the parts' commands, keys, hooks and form actions (once per process)
     ensure_follower(settings, inbound.openid)
-    with session_scope(settings) as session:
+    with session_scope(settings.db_url) as session:
         follower = session.exec(
             select(Follower).where(Follower.openid == inbound.openid).with_for_update()
         ).one()

@@ -44,7 +44,7 @@ class DatabaseSessionStorage(SessionStorage):
         self.prefix = prefix
 
     def get(self, key: str, default: Any = None) -> Any:
-        with session_scope(self.settings) as s:
+        with session_scope(self.settings.db_url) as s:
             row = s.get(KeyValue, self.prefix + key)
             if row is None or (row.expires_at and row.expires_at <= utcnow()):
                 return default
@@ -57,7 +57,7 @@ class DatabaseSessionStorage(SessionStorage):
         put_value(self.settings, self.prefix + key, str(value), expires)
 
     def delete(self, key: str) -> None:
-        with session_scope(self.settings) as s:
+        with session_scope(self.settings.db_url) as s:
             row = s.get(KeyValue, self.prefix + key)
             if row is not None:
                 s.delete(row)
@@ -67,7 +67,7 @@ def put_value(settings: Settings, key: str, value: str, expires_at=None) -> None
     """Upsert one KeyValue row (insert, or update when another worker inserted it first)."""
     for _ in range(3):
         try:
-            with session_scope(settings) as s:
+            with session_scope(settings.db_url) as s:
                 row = s.get(KeyValue, key)
                 if row is None:
                     s.add(KeyValue(key=key, value=value, expires_at=expires_at))
@@ -80,16 +80,16 @@ def put_value(settings: Settings, key: str, value: str, expires_at=None) -> None
 
 def get_or_create_value(settings: Settings, key: str, make) -> str:
     """The stored value for `key`, creating it with `make()` once across all workers."""
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         row = s.get(KeyValue, key)
         if row is not None:
             return row.value
     try:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             s.add(KeyValue(key=key, value=make()))
     except IntegrityError:
         pass
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         return s.get(KeyValue, key).value
 
 
@@ -101,14 +101,14 @@ WAIT_FOR_REFRESH = 20.0  # seconds a worker waits for another's refresh before g
 def take_lease(settings: Settings, key: str, owner: str, ttl: timedelta = LEASE) -> bool:
     """Compare-and-set on one KeyValue row: True if `owner` now holds the lease `key`."""
     now = utcnow()
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         taken = s.exec(update(KeyValue).where(
             KeyValue.key == key, or_(KeyValue.expires_at.is_(None), KeyValue.expires_at < now)
         ).values(value=owner, expires_at=now + ttl, updated_at=now)).rowcount
     if taken == 1:
         return True
     try:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             s.add(KeyValue(key=key, value=owner, expires_at=now + ttl))
         return True
     except IntegrityError:  # the row exists and its lease is still running
@@ -117,7 +117,7 @@ def take_lease(settings: Settings, key: str, owner: str, ttl: timedelta = LEASE)
 
 def release_lease(settings: Settings, key: str, owner: str) -> None:
     past = utcnow() - timedelta(seconds=1)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         s.exec(update(KeyValue).where(KeyValue.key == key, KeyValue.value == owner)
                .values(expires_at=past, updated_at=utcnow()))
 

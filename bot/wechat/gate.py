@@ -57,10 +57,10 @@ def once(settings: Settings, params: dict, body: bytes) -> None:
     key = _digest(signature, params.get("timestamp", ""), params.get("nonce", ""))
     body_hash = _digest(body)
     try:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             s.add(SignedRequest(key=key, body_sha256=body_hash))
     except IntegrityError:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             row = s.get(SignedRequest, key)
             seen = row.body_sha256 if row else None
         if seen != body_hash:
@@ -80,7 +80,7 @@ def _forget_old(settings: Settings) -> None:
     from max_age after it — so 2 × max_age after being recorded it is refused anyway."""
     keep = timedelta(seconds=2 * settings.wechat_max_age) if settings.wechat_max_age > 0 else KEEP_WITHOUT_MAX_AGE
     try:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             s.exec(delete(SignedRequest).where(SignedRequest.seen_at < utcnow() - keep))
     except Exception:  # clean-up only: the next request tries again
         log.exception("forgetting old signed requests failed")

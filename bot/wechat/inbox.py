@@ -76,12 +76,12 @@ def claim(settings: Settings, key: str, openid: str) -> Optional[datetime]:
     the message (pass it on to `dialog.handle`), None for a duplicate."""
     now = utcnow()
     try:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             s.add(ProcessedMessage(key=key, openid=openid, created_at=now))
     except IntegrityError:
         return take_over(settings, key)
     if random.random() < 0.002:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             s.exec(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP_KEYS))
     return now
 
@@ -92,7 +92,7 @@ def take_over(settings: Settings, key: str) -> Optional[datetime]:
     of concurrent retries on any number of workers only one sees rowcount 1."""
     now = utcnow()
     stale_before = now - timedelta(seconds=settings.claim_stale_after)
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         moved = s.exec(
             update(ProcessedMessage)
             .where(ProcessedMessage.key == key, ProcessedMessage.status == "processing",
@@ -109,7 +109,7 @@ def stored_reply(settings: Settings, key: str, wait: float) -> Optional[str]:
     """For a duplicate: the first handling's reply once stored (None if pushed or not in time)."""
     until = time.monotonic() + wait
     while True:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             row = s.get(ProcessedMessage, key)
             if row is not None and row.status == "done":
                 return None if row.delivery == "push" else row.reply
@@ -119,14 +119,14 @@ def stored_reply(settings: Settings, key: str, wait: float) -> Optional[str]:
 
 
 def mark_pushed(settings: Settings, key: str) -> None:
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         s.exec(update(ProcessedMessage).where(ProcessedMessage.key == key).values(delivery="push"))
 
 
 def _store_apology(settings: Settings, key: str, claimed_at: datetime) -> None:
     """The failed turn's answer, stored for retries (only while the claim is still ours)."""
     try:
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             s.exec(update(ProcessedMessage)
                    .where(ProcessedMessage.key == key, ProcessedMessage.status == "processing",
                           ProcessedMessage.created_at == claimed_at)

@@ -57,7 +57,7 @@ def push(settings: Settings, openid: str, text: str) -> bool:
     error = _try_send(settings, openid, text)
     if error is None:
         return True
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         s.add(PendingPush(openid=openid, text=text, last_error=error, attempts=1))
     return False
 
@@ -65,7 +65,7 @@ def push(settings: Settings, openid: str, text: str) -> bool:
 def _claim(settings: Settings, item_id: int) -> bool:
     """Mark a pending push as being sent by this worker; False if another worker has it."""
     now = utcnow()
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         res = s.exec(
             update(PendingPush)
             .where(PendingPush.id == item_id, PendingPush.delivered_at.is_(None),
@@ -77,7 +77,7 @@ def _claim(settings: Settings, item_id: int) -> bool:
 
 def last_pending(settings: Settings, openid: str) -> int | None:
     """The id of this follower's newest kept message, or None when nothing is kept."""
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         return s.exec(select(PendingPush.id).where(
             and_(PendingPush.openid == openid, PendingPush.delivered_at.is_(None))
         ).order_by(PendingPush.id.desc()).limit(1)).first()
@@ -88,7 +88,7 @@ def deliver_pending(settings: Settings, openid: str, up_to: int | None = None, s
     went out. The bound keeps a push refused during this very turn for the next one.
     `sweep` (the periodic retry): stop at a message refused with 45015 — only the follower's
     next message reopens that window — and at one another worker is sending (keeps the order)."""
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         query = select(PendingPush).where(PendingPush.openid == openid, PendingPush.delivered_at.is_(None))
         if up_to is not None:
             query = query.where(PendingPush.id <= up_to)
@@ -102,7 +102,7 @@ def deliver_pending(settings: Settings, openid: str, up_to: int | None = None, s
                 break
             continue
         error = _try_send(settings, openid, item.text)
-        with session_scope(settings) as s:
+        with session_scope(settings.db_url) as s:
             row = s.get(PendingPush, item.id)
             row.attempts += 1
             row.claimed_at = None
@@ -121,7 +121,7 @@ def retry_due(settings: Settings) -> int:
     (the window is open, so WeChat may accept them now). Returns how many went out."""
     if not wx.configured(settings):
         return 0
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         openids = s.exec(
             select(PendingPush.openid).join(Follower, Follower.openid == PendingPush.openid)
             .where(PendingPush.delivered_at.is_(None), Follower.last_seen_at > utcnow() - WINDOW)
@@ -132,14 +132,14 @@ def retry_due(settings: Settings) -> int:
 
 def take_pending(settings: Settings, openid: str) -> list[str]:
     """Hand over this follower's kept messages to another carrier (the simulator page)."""
-    with session_scope(settings) as s:
+    with session_scope(settings.db_url) as s:
         items = s.exec(select(PendingPush).where(
             PendingPush.openid == openid, PendingPush.delivered_at.is_(None)
         ).order_by(PendingPush.id)).all()
     texts = []
     for item in items:
         if _claim(settings, item.id):
-            with session_scope(settings) as s:
+            with session_scope(settings.db_url) as s:
                 row = s.get(PendingPush, item.id)
                 row.delivered_at = utcnow()
             texts.append(item.text)
