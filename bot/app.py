@@ -42,7 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
 
     from bot import api
-    from bot.console import admin as console_admin
     from bot.console import routes as console_routes
     from bot.wechat import routes as wechat_routes
     from forms import api as forms_api
@@ -51,5 +50,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(wechat_routes.router)
     app.include_router(forms_api.router)
     app.include_router(console_routes.router)
-    app.include_router(console_admin.router)
     return app

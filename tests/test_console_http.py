@@ -46,6 +46,26 @@ def test_login_rejects_bad_password_and_missing_csrf(server):
         assert "pb_console" not in c.cookies
 
 
+def test_authenticate_says_why_a_login_failed(request, tmp_path):
+    """The reason goes to the audit trail, so the login route need not look the account up again."""
+    from bot.console import auth
+    from tests.conftest import database_settings
+
+    settings = database_settings(request.config, tmp_path / "data")
+    with session_scope(settings.db_url) as s:
+        auth.create_user(s, "li", "li-pass-123", "staff", ["济源"])
+        gone = auth.create_user(s, "gone", "gone-pass-123", "staff", ["济源"])
+        gone.active = False
+    with session_scope(settings.db_url) as s:
+        found = auth.authenticate(s, " li ", "li-pass-123")
+        assert found.user is not None and found.user.username == "li" and found.reason == ""
+        outcomes = {name: auth.authenticate(s, name, pw) for name, pw in
+                    (("li", "wrong-pass"), ("nobody", "li-pass-123"), ("gone", "gone-pass-123"))}
+    assert {name: (r.user, r.reason, r.audit_detail) for name, r in outcomes.items()} == {
+        "li": (None, "bad_password", ""), "nobody": (None, "unknown", "无此账号"),
+        "gone": (None, "inactive", "账号已停用")}
+
+
 def test_session_cookie_is_httponly_samesite_and_stored_hashed(server):
     with server.client(follow_redirects=False) as c:
         login(c)

@@ -1,27 +1,26 @@
 """/console/staff and /console/notices: the admin's pages — staff accounts (with the latest
 logins, failures, lockouts and password changes), and loading notices.
 
-Why apart from bot.console.routes: the complaint desk and the admin's pages change for
-different reasons; both stand on bot.console.pages (login, CSRF, roles, error pages). An upload
-is read and checked before anything is stored (knowledge.loaders.refusal): a file that is not a
-notice — binary, empty, nearly empty, a corrupt Word/PDF file — is refused with its reason, on
-the page, and nothing of that upload is indexed.
+Why apart from the complaint desk (bot.console.routes_queue, routes_ticket): the two change for
+different reasons; both stand on bot.console.deps (login, roles, CSRF) and bot.console.pages
+(rendering, error pages). An upload is read and checked before anything is stored
+(knowledge.loaders.refusal): a file that is not a notice — binary, empty, nearly empty, a
+corrupt Word/PDF file — is refused with its reason, on the page, and nothing of that upload is
+indexed.
 """
 from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
-from starlette.datastructures import FormData
 
 from bot.console import auth, throttle
-from bot.console.pages import (ConsoleError, ConsoleRoute, admin_post, db_id, logged_in, posted, render,
-                               require_role, settings_of)
+from bot.console.deps import AdminLogin, AdminPage, CheckedForm, DbSession, PageLogin, SettingsDep, settings_of
+from bot.console.pages import ConsoleError, ConsoleRoute, db_id, render
 from bot.routing import load_routing
 from knowledge.loaders import refusal
-from storage.db import session_scope
 from storage.models import StaffEvent, StaffUser
 
 log = logging.getLogger("policybot.console")
@@ -34,11 +33,8 @@ EVENTS_SHOWN = 100  # the latest logins, failures, lockouts and password changes
 # ---------------------------------------------------------------- accounts (admin)
 
 @router.get("/staff")
-def staff_page(request: Request):
-    with session_scope(settings_of(request).db_url) as s:
-        login = logged_in(request, s, page=True)
-        require_role(login, "admin")
-        return _staff_page(request, s, login)
+def staff_page(request: Request, login: AdminPage, s: DbSession):
+    return _staff_page(request, s, login)
 
 
 def _staff_page(request: Request, s: Session, login: auth.Login, error: str = "", notice: str = "",
@@ -51,32 +47,28 @@ def _staff_page(request: Request, s: Session, login: auth.Login, error: str = ""
 
 
 @router.post("/staff")
-def staff_add(request: Request, form: FormData = Depends(posted)):
-    with session_scope(settings_of(request).db_url) as s:
-        login = admin_post(request, s, form)
-        known = set(load_routing(settings_of(request)).region_names)
-        regions = [r for r in form.getlist("regions") if r in known]
-        try:
-            user = auth.create_user(s, str(form.get("username", "")), str(form.get("password", "")),
-                                    str(form.get("role", "staff")), regions)
-        except ValueError as exc:
-            s.rollback()
-            return _staff_page(request, s, login, error=str(exc), status=400)
-        log.info("console: %s added %s (%s)", login.user.username, user.username, user.role)
-        return _staff_page(request, s, login, notice=f"已添加 {user.username}")
+def staff_add(request: Request, login: AdminLogin, form: CheckedForm, settings: SettingsDep, s: DbSession):
+    known = set(load_routing(settings).region_names)
+    regions = [r for r in form.getlist("regions") if r in known]
+    try:
+        user = auth.create_user(s, str(form.get("username", "")), str(form.get("password", "")),
+                                str(form.get("role", "staff")), regions)
+    except ValueError as exc:
+        s.rollback()
+        return _staff_page(request, s, login, error=str(exc), status=400)
+    log.info("console: %s added %s (%s)", login.user.username, user.username, user.role)
+    return _staff_page(request, s, login, notice=f"已添加 {user.username}")
 
 
 @router.post("/staff/{user_id}/active")
-def staff_toggle(request: Request, user_id: int, form: FormData = Depends(posted)):
-    with session_scope(settings_of(request).db_url) as s:
-        login = admin_post(request, s, form)
-        user = s.get(StaffUser, db_id(user_id, "没有这个账号"))
-        if user is None:
-            raise ConsoleError(404, "没有这个账号")
-        if user.id == login.user.id:
-            return _staff_page(request, s, login, error="不能停用自己", status=400)
-        user.active = not user.active
-        s.add(user)
+def staff_toggle(request: Request, user_id: int, login: AdminLogin, _csrf: CheckedForm, s: DbSession):
+    user = s.get(StaffUser, db_id(user_id, "没有这个账号"))
+    if user is None:
+        raise ConsoleError(404, "没有这个账号")
+    if user.id == login.user.id:
+        return _staff_page(request, s, login, error="不能停用自己", status=400)
+    user.active = not user.active
+    s.add(user)
     return RedirectResponse("/console/staff", status_code=303)
 
 
@@ -88,9 +80,7 @@ STATUS_LABELS = {"added": "新增", "updated": "已更新", "unchanged": "未变
 
 
 @router.get("/notices")
-def notices_page(request: Request):
-    with session_scope(settings_of(request).db_url) as s:
-        login = logged_in(request, s, page=True)
+def notices_page(request: Request, login: PageLogin):
     return _notices_page(request, login)
 
 
@@ -107,11 +97,9 @@ def _shown(status: str) -> str:
 
 
 @router.post("/notices")
-def notices_upload(request: Request, form: FormData = Depends(posted)):
+def notices_upload(request: Request, login: AdminLogin, form: CheckedForm):
     """Admins load new notices here; the index follows while the bot keeps answering. Every
     file is checked first: one that is not a notice stops the upload with its reason."""
-    with session_scope(settings_of(request).db_url) as s:
-        login = admin_post(request, s, form)
     uploads = [f for f in form.getlist("files") if hasattr(f, "filename") and f.filename]
     if not uploads:
         return _notices_page(request, login, error="请选择要上传的文件", status=400)

@@ -107,12 +107,32 @@ def bootstrap_admin(settings: Settings) -> None:
         log.info("admin %s created by another worker", settings.admin_user)
 
 
-def authenticate(session: Session, username: str, password: str) -> Optional[StaffUser]:
+@dataclass(frozen=True)
+class AuthResult:
+    """What a login found: the user, or why not — 'unknown' (no such account), 'inactive'
+    (停用) or 'bad_password'. Why a reason and not just None: the audit trail records it, and
+    the caller must not look the account up a second time to find out (the login page still
+    tells the person only “用户名或密码错误”, whatever the reason)."""
+    user: Optional[StaffUser] = None
+    reason: str = ""
+
+    @property
+    def audit_detail(self) -> str:
+        """The reason as the accounts' audit trail shows it ('' for a wrong password)."""
+        return FAILURE_DETAILS.get(self.reason, "")
+
+
+FAILURE_DETAILS = {"unknown": "无此账号", "inactive": "账号已停用"}
+
+
+def authenticate(session: Session, username: str, password: str) -> AuthResult:
     user = session.exec(select(StaffUser).where(StaffUser.username == username.strip())).first()
     if user is None or not user.active:
-        verify_password(password, _DUMMY_HASH)
-        return None
-    return user if verify_password(password, user.password_hash) else None
+        verify_password(password, _DUMMY_HASH)  # as long as a real check: the time tells nothing
+        return AuthResult(reason="unknown" if user is None else "inactive")
+    if not verify_password(password, user.password_hash):
+        return AuthResult(reason="bad_password")
+    return AuthResult(user=user)
 
 
 def new_password_problem(current: str, new: str, again: str) -> str:

@@ -1,9 +1,9 @@
-"""The console's page plumbing, shared by its routes (bot.console.routes) and its admin pages
-(bot.console.admin): templates, the route class that turns a `ConsoleError` into a rendered
-page and adds the security headers, the login/CSRF/role checks, and the parsing of ids and page
-numbers that must answer 4xx, never 500.
+"""The console's page plumbing, shared by all its page modules (bot.console.routes lists them):
+templates, the route class that turns a `ConsoleError` into a rendered page and adds the
+security headers, and the parsing of ids and page numbers that must answer 4xx, never 500.
+The checks a request passes first (login, role, CSRF) are dependencies: bot.console.deps.
 
-Why its own module: two route modules need the same checks, and each stays small.
+Why its own module: every page module renders the same way, and each stays small.
 """
 from __future__ import annotations
 
@@ -16,12 +16,10 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from sqlmodel import Session
-from starlette.datastructures import FormData
 
 from bot import tickets
 from bot.console import auth
-from core.config import Settings
+from core.clock import CHINA
 
 HERE = Path(__file__).parent
 # The pages hold personal data and need no script: no caching, no framing, no scripts at all.
@@ -34,7 +32,7 @@ SECURITY_HEADERS = {
 }
 
 env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-env.filters["local"] = lambda dt: dt.replace(tzinfo=timezone.utc).astimezone(tickets.CHINA).strftime("%Y-%m-%d %H:%M") if dt else ""
+env.filters["local"] = lambda dt: dt.replace(tzinfo=timezone.utc).astimezone(CHINA).strftime("%Y-%m-%d %H:%M") if dt else ""
 env.filters["mask"] = tickets.mask_phone
 env.globals.update(action_labels=tickets.ACTION_LABELS, role_labels=auth.ROLE_LABELS)
 templates = Jinja2Templates(env=env)
@@ -48,6 +46,14 @@ class ConsoleError(Exception):
         self.status, self.message = status, message
 
 
+class LoginRequired(ConsoleError):
+    """Not logged in: a page redirects to the login form, an action or a download answers 401."""
+
+    def __init__(self, redirect: bool):
+        super().__init__(401, "请先登录")
+        self.redirect = redirect
+
+
 class ConsoleRoute(APIRoute):
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
@@ -56,7 +62,7 @@ class ConsoleRoute(APIRoute):
             try:
                 response = await handler(request)
             except ConsoleError as exc:
-                if isinstance(exc, _LoginRequired) and exc.redirect:
+                if isinstance(exc, LoginRequired) and exc.redirect:
                     response = RedirectResponse("/console/login", status_code=303)
                 else:
                     response = templates.TemplateResponse(request, "error.html",
@@ -66,51 +72,6 @@ class ConsoleRoute(APIRoute):
                 response.headers.setdefault(name, value)
             return response
         return guarded
-
-
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-class _LoginRequired(ConsoleError):
-    def __init__(self, redirect: bool):
-        super().__init__(401, "请先登录")
-        self.redirect = redirect
-
-
-def logged_in(request: Request, s: Session, page: bool = False) -> auth.Login:
-    """The logged-in staff member; without one a page redirects to the login form, while
-    actions and downloads answer 401."""
-    login = auth.current_login(s, request.cookies.get(auth.COOKIE))
-    if login is None:
-        raise _LoginRequired(redirect=page)
-    return login
-
-
-async def posted(request: Request) -> FormData:
-    """The POSTed form, parsed before the (sync, thread-pooled) route runs; NUL characters are
-    dropped from its text (PostgreSQL refuses them in text: a 500 otherwise)."""
-    form = await request.form()
-    return FormData([(k, v.replace("\x00", "") if isinstance(v, str) else v) for k, v in form.multi_items()])
-
-
-def csrf_form(form: FormData, login: auth.Login) -> dict:
-    if not auth.csrf_ok(login.csrf_token, form.get("csrf_token")):
-        raise ConsoleError(403, "页面已过期，请刷新后重试（CSRF 校验失败）")
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def require_role(login: auth.Login, *roles: str) -> None:
-    if login.user.role not in roles:
-        raise ConsoleError(403, "您没有权限访问此页面")
-
-
-def admin_post(request: Request, s: Session, form: FormData) -> auth.Login:
-    """An admin's POST: logged in, admin role, CSRF token valid."""
-    login = logged_in(request, s)
-    require_role(login, "admin")
-    csrf_form(form, login)
-    return login
 
 
 def render(request: Request, name: str, login: Optional[auth.Login], status: int = 200, **ctx) -> Response:

@@ -53,7 +53,8 @@ def _try_send(settings: Settings, openid: str, text: str) -> str | None:
 
 
 def push(settings: Settings, openid: str, text: str) -> bool:
-    """Push `text` now, or keep it for the follower's next message. True when delivered."""
+    """Push `text` now, or keep it for the follower's next message. True when delivered.
+    Also the carrier of a ticket's `FollowerNotice` (the console: `tickets.deliver(…, push)`)."""
     error = _try_send(settings, openid, text)
     if error is None:
         return True

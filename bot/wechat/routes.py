@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
@@ -127,39 +127,37 @@ class SimMessage(BaseModel):
     key: str | None = Field(None, max_length=100)
 
 
-def _simulator_off(request: Request):
+async def simulator_on(request: Request) -> None:
+    """The simulator switch (settings.simulator_enabled: POLICYBOT_SIMULATOR, else on while
+    WECHAT_TOKEN is unset). Off, every /simulator route is a 404, like a path that does not exist."""
     if not request.app.state.settings.simulator_enabled:
-        return PlainTextResponse("Not Found", status_code=404)
-    return None
+        raise HTTPException(404)
 
 
-@router.get("/simulator")
-async def simulator_page(request: Request):
+SIMULATOR_ON = [Depends(simulator_on)]
+
+
+@router.get("/simulator", dependencies=SIMULATOR_ON)
+async def simulator_page():
     html, headers = _page()
-    return _simulator_off(request) or HTMLResponse(html, headers=headers)
+    return HTMLResponse(html, headers=headers)
 
 
-@router.get("/simulator/api/menu")
-async def simulator_menu(request: Request):
-    return _simulator_off(request) or JSONResponse(menu.load_menu())
+@router.get("/simulator/api/menu", dependencies=SIMULATOR_ON)
+async def simulator_menu():
+    return JSONResponse(menu.load_menu())
 
 
-@router.post("/simulator/api/send")
+@router.post("/simulator/api/send", dependencies=SIMULATOR_ON)
 async def simulator_send(message: SimMessage, request: Request):
-    off = _simulator_off(request)
-    if off:
-        return off
     token = await run_in_threadpool(protocol.channel_token, request.app.state.settings)
     result = await simulator.exchange(request.app, request.app.state.settings, token, message)
     return JSONResponse(result)
 
 
-@router.get("/simulator/api/inbox")
+@router.get("/simulator/api/inbox", dependencies=SIMULATOR_ON)
 async def simulator_inbox(openid: str, request: Request):
     """Answers that went the push way while no WeChat AppSecret is configured (local trial)."""
-    off = _simulator_off(request)
-    if off:
-        return off
     if not openid.startswith("sim_"):
         return JSONResponse({"messages": []})
     texts = await run_in_threadpool(simulator.take_pushes, request.app.state.settings, openid)

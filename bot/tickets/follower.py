@@ -1,0 +1,105 @@
+"""The follower's side of a complaint: progress (“进度”), the list of one's own complaints, and
+the 回访 rating after 办结.
+
+Why apart from the lifecycle: these are the texts a follower reads in the chat, answered from
+the tickets as they stand; they change with the wording and the chat, not with the state
+machine. A follower only ever sees tickets they filed — a number someone else filed tells them
+nothing.
+"""
+from __future__ import annotations
+
+from datetime import timezone
+from typing import Optional
+
+from sqlmodel import Session, select
+
+from bot.tickets.lifecycle import add_event
+from bot.tickets.rules import AWAITING_ACCEPT, AWAITING_ANSWER, CLOSED, RATING_WINDOW
+from core.clock import CHINA
+from core.config import Settings
+from knowledge.textutil import cn_date
+from storage.models import Rating, Ticket, TicketEvent, utcnow
+
+
+def find_own(session: Session, openid: str, number: str) -> Optional[Ticket]:
+    """The ticket only if this follower filed it — anyone else learns nothing."""
+    number = (number or "").strip().upper()
+    return session.exec(select(Ticket).where(Ticket.number == number, Ticket.openid == openid)).first()
+
+
+def last_public_reply(session: Session, ticket: Ticket) -> Optional[TicketEvent]:
+    return session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "reply")
+        .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+    ).first()
+
+
+def progress_text(session: Session, settings: Settings, openid: str, number: str) -> str:
+    ticket = find_own(session, openid, number)
+    if ticket is None:
+        return "未找到该编号。请核对投诉编号（如 TS20261121-123456）。"
+    lines = [f"投诉编号：{ticket.number}", f"被投诉机构：{ticket.institution}", f"状态：{ticket.status}"]
+    if ticket.status in AWAITING_ACCEPT:
+        lines.append(f"受理时限：{cn_date(ticket.accept_due)}")
+    elif ticket.status in AWAITING_ANSWER:
+        lines.append(f"答复时限：{cn_date(ticket.answer_due)}")
+    last = last_public_reply(session, ticket)
+    if last:
+        when = last.at.replace(tzinfo=timezone.utc).astimezone(CHINA)
+        lines.append(f"最新答复（{when.month}月{when.day}日）：{last.detail}")
+    else:
+        lines.append("暂无答复。")
+    return "\n".join(lines)
+
+
+def own_tickets_text(session: Session, openid: str, limit: int = 5) -> str:
+    tickets = session.exec(
+        select(Ticket).where(Ticket.openid == openid).order_by(Ticket.created_at.desc()).limit(limit)
+    ).all()
+    if not tickets:
+        return "您还没有提交过投诉。投诉请回复“投诉”。"
+    lines = ["您的投诉："]
+    lines += [f"{i}. {t.number} {t.status}（{t.institution[:12]}）" for i, t in enumerate(tickets, 1)]
+    lines.append("查看详情请回复“进度 编号”，如“进度 %s”。" % tickets[0].number)
+    return "\n".join(lines)
+
+
+def pending_rating(session: Session, openid: str) -> Optional[Ticket]:
+    """The closed ticket whose 回访 question this follower has not answered yet (if recent)."""
+    since = utcnow() - RATING_WINDOW
+    rated = select(Rating.ticket_id)
+    return session.exec(
+        select(Ticket).where(Ticket.openid == openid, Ticket.status == CLOSED,
+                             Ticket.rating_asked_at.is_not(None), Ticket.rating_asked_at >= since,
+                             Ticket.id.not_in(rated))
+        .order_by(Ticket.rating_asked_at.desc())
+    ).first()
+
+
+RATING_WORDS = {"很不满意": 1, "不满意": 2, "一般": 3, "满意": 4, "很满意": 5, "非常满意": 5}
+
+
+def parse_rating(text: str) -> Optional[int]:
+    t = (text or "").strip().rstrip("分").strip()
+    if t in {"1", "2", "3", "4", "5"}:
+        return int(t)
+    if t in "一二三四五" and len(t) == 1:
+        return "一二三四五".index(t) + 1
+    return RATING_WORDS.get(t)
+
+
+def record_rating(session: Session, ticket: Ticket, score: int) -> str:
+    session.add(Rating(ticket_id=ticket.id, openid=ticket.openid, score=score))
+    add_event(session, ticket, "follower", "rated", f"{score} 分", public=False)
+    return f"感谢评价！您为投诉 {ticket.number} 的处理打了 {score} 分。"
+
+
+def rating_hook(session: Session, openid: str, text: str) -> Optional[str]:
+    """If this follower owes a 回访 rating and `text` is one, record it and return the thanks."""
+    score = parse_rating(text)
+    if score is None:
+        return None
+    ticket = pending_rating(session, openid)
+    if ticket is None:
+        return None
+    return record_rating(session, ticket, score)

@@ -1,0 +1,127 @@
+"""The complaint rules that hold whatever the channel: states and the state machine as data,
+categories, event labels, working-day due dates and what “overdue” means.
+
+Why apart: these change when the rules of the complaint desk change (a new state, a new
+deadline), not when a page or a channel does; they read no table and send nothing, so the
+lifecycle (bot.tickets.lifecycle), the console's queue filter and the follower's progress text
+all judge a ticket the same way. Due dates count working days (weekends and POLICYBOT_HOLIDAYS
+skipped) from the local date (core.clock: China time).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Optional
+
+from sqlalchemy import and_, or_
+
+from core import clock
+from core.config import Settings
+from forms.parsers import mask_mobile
+from storage.models import Ticket
+
+CATEGORIES = ["虚假宣传", "许诺补贴", "冒用政府部门名义", "擅自开班", "管理混乱", "材料造假", "乱收费", "其他"]
+STATES = ["待受理", "已受理", "办理中", "已答复", "已办结", "转办", "退回"]
+AWAITING_ACCEPT = ("待受理", "转办")
+AWAITING_ANSWER = ("已受理", "办理中", "退回")
+CLOSED = "已办结"
+RATING_WINDOW = timedelta(days=7)
+PUBLIC_TEXT_MAX = 500  # characters: with its header a reply stays within one 2048-byte message
+NOTE_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: Optional[str]  # None: the status does not change
+    sources: tuple[str, ...]
+    roles: tuple[str, ...] = ("staff", "supervisor", "admin")
+
+
+# The state machine, as data: action → allowed source states, target state, who may do it.
+TRANSITIONS: dict[str, Transition] = {
+    "accept": Transition("已受理", AWAITING_ACCEPT),
+    "assign": Transition("办理中", ("待受理", "已受理", "办理中", "退回")),
+    "transfer": Transition("转办", ("待受理", "已受理", "办理中", "转办", "退回")),
+    "reply": Transition("已答复", ("已受理", "办理中", "退回", "已答复")),
+    "return": Transition("退回", ("已答复",), roles=("supervisor", "admin")),
+    "close": Transition(CLOSED, ("已答复",)),
+    "note": Transition(None, tuple(STATES)),
+}
+
+ACTION_LABELS = {
+    "created": "提交投诉", "accepted": "受理", "assigned": "指派", "transferred": "转办",
+    "returned": "退回重办", "note": "内部备注", "reply": "答复", "closed": "办结",
+    "revealed": "查看完整手机号", "rated": "满意度评价", "evidence": "补充证据", "delivery": "消息推送",
+}
+
+
+class TicketError(Exception):
+    """An action that is not allowed now; the message is Chinese, fit to show to staff."""
+
+
+def allowed_actions(status: str, role: str) -> list[str]:
+    """The actions `role` may take on a ticket in `status` (the console shows only these)."""
+    return [a for a, t in TRANSITIONS.items() if status in t.sources and role in t.roles]
+
+
+def check(status: str, action: str, role: str) -> Transition:
+    """The transition `action` from `status`, or TicketError saying why `role` may not take it."""
+    t = TRANSITIONS[action]
+    if role not in t.roles:
+        raise TicketError("您的角色不能执行此操作")
+    if status not in t.sources:
+        raise TicketError(f"当前状态“{status}”不能执行此操作")
+    return t
+
+
+# ---------------------------------------------------------------- dates
+
+def local_today(settings: Settings) -> date:
+    return clock.today(settings)
+
+
+def holidays(settings: Settings) -> set[date]:
+    out = set()
+    for part in (settings.holidays or "").split(","):
+        part = part.strip()
+        if part:
+            out.add(date.fromisoformat(part))
+    return out
+
+
+def add_working_days(start: date, days: int, skip: set[date] = frozenset()) -> date:
+    """The date `days` working days after `start` (Mon–Fri, minus `skip`)."""
+    d = start
+    left = days
+    while left > 0:
+        d += timedelta(days=1)
+        if d.weekday() < 5 and d not in skip:
+            left -= 1
+    return d
+
+
+def due_after(settings: Settings, days: int) -> date:
+    """`days` working days after today (the holidays from the settings skipped)."""
+    return add_working_days(local_today(settings), days, holidays(settings))
+
+
+def is_overdue(ticket: Ticket, today: date) -> bool:
+    if ticket.status in AWAITING_ACCEPT:
+        return today > ticket.accept_due
+    if ticket.status in AWAITING_ANSWER:
+        return today > ticket.answer_due
+    return False
+
+
+def overdue_clause(today: date):
+    """The SQL condition matching `is_overdue` (for the console's filter)."""
+    return or_(
+        and_(Ticket.status.in_(AWAITING_ACCEPT), Ticket.accept_due < today),
+        and_(Ticket.status.in_(AWAITING_ANSWER), Ticket.answer_due < today),
+    )
+
+
+def mask_phone(phone: Optional[str]) -> str:
+    if not phone:
+        return "匿名"
+    return mask_mobile(phone) if len(phone) >= 8 else "****"
