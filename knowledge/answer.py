@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from knowledge.families import QUOTE_LIMIT
 from knowledge.index import Hit
 from knowledge.lexical import Query
 from knowledge.qtypes import QType, fact_matches, fact_units, first_fact
@@ -24,7 +25,6 @@ REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题�
            "培训机构开班和考核要求、证书与补贴等。也可以发送“我在聊城”设定地区，或回复“投诉”反映培训机构问题。")
 EXPIRED = "该政策已于{d}到期，请以最新通知为准。"
 MAX_QUOTE = 220
-FAMILY_LIMIT = 320  # characters: a list quoted whole (lead-in and items) fits one screen
 NOTE_SHARE = 0.1  # another notice is noted when its clause has this share of the best's weight
 MAX_ANSWER = 600  # characters: one phone screen, well inside a 2048-byte WeChat message
 _BLANK = re.compile(r"_{2,}")
@@ -98,7 +98,7 @@ def family_quote(hit: Hit, types: list[QType]) -> str:
     """The whole short list a clause belongs to (its lead-in and items, knowledge/families.py),
     unless the clause itself states the concrete fact asked (then it alone is the answer)."""
     texts = [readable(c.text) for c in hit.family]
-    if len(texts) < 2 or sum(len(t) for t in texts) > FAMILY_LIMIT:
+    if len(texts) < 2 or sum(len(t) for t in texts) > QUOTE_LIMIT:
         return ""
     if first_fact(types, readable(hit.chunk.text)) is not None:
         return ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from knowledge.chunking import LIST_ITEM
 
 SEP = " > "
+QUOTE_LIMIT = 320  # characters: a list quoted whole (lead-in and items) fits one screen
 
 
 def _parent(path: str) -> str | None:
@@ -47,3 +48,10 @@ def families(chunks: list) -> dict[int, tuple[int, ...]]:
                 out[pos] = tuple(items)
         i = j + 1
     return out
+
+
+def quotable_family(family: list) -> str:
+    """The text an answer quotes for a clause's list: the whole family when it is short enough
+    to be quoted (answer.family_quote), else nothing (the clause alone is quoted)."""
+    texts = [c.text for c in family]
+    return "".join(texts) if len(texts) >= 2 and sum(map(len, texts)) <= QUOTE_LIMIT else ""

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from knowledge import ranker as ranking
 from knowledge.embeddings import Embedder
-from knowledge.families import families
+from knowledge.families import families, quotable_family
 from knowledge.lexical import BM25, Query, coverage, rarest_missed
 from knowledge.qtypes import QType, figure_absent, type_match
 from knowledge.scope import Scope, nearest
@@ -251,7 +251,7 @@ class HybridIndex:
                 "sent_missed": min((rarest_missed(query, frozenset(), st.bm25, hay)
                                     for hay in st.sentences.haystacks(i)), default=1.0),
                 "unknown_count": min(unknown, 4.0), "neighbour": neighbour,
-                "figure_absent": figure_absent(ctx.figures, "".join(x.text for x in family) or c.text),
+                "figure_absent": figure_absent(ctx.figures, quotable_family(family) or c.text),
             }
             hits.append(Hit(c, n, 0.0, f, sentence_scores=sentence_scores, family=family))
             rows.append([f[name] for name in ranking.FEATURES])

@@ -16,7 +16,7 @@ from knowledge import ranker as ranking
 from knowledge.index import Hit, SearchContext
 from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
-from knowledge.qtypes import asked_types, figures_asked
+from knowledge.qtypes import FIGURE_WORDS, asked_types, figures_asked
 from knowledge.questions import is_overview, split_parts
 from knowledge.regions import COVERS, covered_by, find_regions, infer_region, place_name, region_matches, short_name
 from knowledge.scope import MARGIN as SCOPE_MARGIN
@@ -126,6 +126,24 @@ def elsewhere(kb, place, query, hits: list[Hit], ctx) -> Answer:
     return ans
 
 
+def unstated(hit: Hit, ctx) -> bool:
+    """The question asks a figure outright (“一个月补多少钱”, “电话是多少”) and the best clause,
+    with the list it would be quoted with, states none: the notices do not answer it, however
+    close the clause's words are (a near miss: the subject without the figure)."""
+    return bool(ctx.figures) and hit.features.get("figure_absent", 0.0) >= 1.0
+
+
+def not_stated(kb, place, query, hit: Hit, ctx) -> Answer:
+    """A refusal that says which figure the notices leave out, with the clause that comes
+    nearest offered as a choice: the follower sees what the notice does say, never a guess."""
+    ans = refuse(kb, place, ctx)
+    missing = "、".join(dict.fromkeys(FIGURE_WORDS[t.name] for t in ctx.figures))
+    ans.answer = ans.answer.replace("没有找到能回答这个问题的内容", f"没有写明{missing}", 1)
+    alt = answering.compose(query, [hit], kb.today(), ctx.types, lead=f"文件没有写明{missing}，相关规定如下：")
+    ans.choices = [Choice(label=f"看看相关规定：{_label(hit)}", answer=alt.answer, sources=alt.sources)]
+    return ans
+
+
 def answer_one(kb, question: str, region: str | None, place) -> Answer:
     query, hits, ctx = retrieve(kb, question, region)
     limit = threshold(kb)
@@ -134,6 +152,8 @@ def answer_one(kb, question: str, region: str | None, place) -> Answer:
         return elsewhere(kb, place, query, hits, ctx)
     if not hits or hits[0].score < limit or referred(hits[0]):
         return refuse(kb, place, ctx)
+    if unstated(hits[0], ctx):
+        return not_stated(kb, place, query, hits[0], ctx)
     lead = region_lead(kb, place, hits[0].notice.region)
     today = kb.today()
     ans = answering.compose(query, hits, today, ctx.types, lead=lead, tail=hints_for(question))
@@ -158,7 +178,8 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     found: list[tuple[str, Hit | None, object]] = []
     for part in parts:
         _query, hits, ctx = retrieve(kb, part, region, context=question.replace(part, " "))
-        found.append((part, hits[0] if hits and hits[0].score >= limit and not referred(hits[0]) else None, ctx))
+        usable = hits and hits[0].score >= limit and not referred(hits[0]) and not unstated(hits[0], ctx)
+        found.append((part, hits[0] if usable else None, ctx))
     answered = [(p, h, c) for p, h, c in found if h is not None]
     if not answered:
         return refuse(kb, place)

@@ -6,7 +6,9 @@ change (48/60, 7/10); in the next session set C before answering changed again (
 and set D at the end (40/60, 9/12); in the session after, set E on the product as it then stood
 (46/60, 1/60 answerable refused, 12/12; the anchor 30/60). After that they guard against regressions; nothing in the
 product was tuned on them. With the product as it stands: A 51/60 and 9/10, B 50/60 and 8/10,
-C 43/60 and 13/15.
+C 43/60 and 13/15. With a refusal for a figure asked outright that the best clause does not state
+(session of 2026-12-03, tuned on tests/data/validation only): A 50/60, C 44/60 and 14/15, D 10/12
+refused; the bounds below are those figures.
 """
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ pytestmark = pytest.mark.db
 
 
 @pytest.mark.parametrize("name, max_wrong, max_not_refused", [
-    ("2026-12-02_set_a", 9, 1),
+    ("2026-12-02_set_a", 10, 1),
     ("2026-12-02_set_b", 10, 2),
-    ("2026-12-02_set_c", 17, 2),
-    ("2026-12-02_set_d", 20, 3),
+    ("2026-12-02_set_c", 16, 1),
+    ("2026-12-02_set_d", 20, 2),
     ("2026-12-02_set_e", 14, 0),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
