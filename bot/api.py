@@ -35,14 +35,13 @@ class AskRequest(BaseModel):
 
 
 @router.get("/healthz")
-def healthz(request: Request):
-    kb = request.app.state.kb
-    if not kb.ready:
-        body = {"status": "starting"}
-        if kb.error:
-            body = {"status": "error", "error": kb.error}
-        return JSONResponse(body, status_code=503)
-    return {"status": "ok"}
+async def healthz(request: Request):
+    """503 starting | error while the first index is built; 200 ok, or degraded with reasons
+    when a dependency is down (bot/health.py)."""
+    from bot import health
+
+    body, status = await health.report(request.app)
+    return JSONResponse(body, status_code=status)
 
 
 def _kb_ready(request: Request):

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from bot import logsafe, web
+from bot import logsafe, metrics, web
 from bot.console.auth import bootstrap_admin
 from bot.dialog import wiring as dialog_wiring
 from bot.wechat import push_retry
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.kb = KnowledgeBase(settings)
     web.install(app)
+    metrics.install(app)  # GET /metrics, request counts and latency, X-Policybot-Worker
 
     from bot import api
     from bot.console import routes as console_routes

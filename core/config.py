@@ -10,6 +10,7 @@ import ipaddress
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -128,6 +129,22 @@ class Settings(BaseSettings):
                     "phone numbers, ID numbers and openids are masked in every line",
     )
 
+    # operations (bot/metrics.py, docs/operations.md)
+    metrics: Literal["local", "open", "off"] = Field(
+        "local", validation_alias=_env("POLICYBOT_METRICS", "metrics"),
+        description="GET /metrics: local = from loopback, POLICYBOT_TRUSTED_PROXIES, "
+                    "POLICYBOT_METRICS_ALLOWED_IPS or with the admin bearer token; open; off (404)",
+    )
+    metrics_allowed_ips: str = Field(
+        "", validation_alias=_env("POLICYBOT_METRICS_ALLOWED_IPS", "metrics_allowed_ips"),
+        description="comma-separated CIDRs of scrapers allowed to read /metrics (with POLICYBOT_METRICS=local)",
+    )
+    worker_id: str | None = Field(
+        None, validation_alias=_env("POLICYBOT_WORKER_ID", "worker_id"),
+        description="names this process in an X-Policybot-Worker response header (scripts/cluster.sh "
+                    "sets w1, w2 …); unset: no header",
+    )
+
     # console
     admin_user: str | None = Field(None, validation_alias=_env("POLICYBOT_ADMIN_USER", "admin_user"))
     admin_password: str | None = Field(None, validation_alias=_env("POLICYBOT_ADMIN_PASSWORD", "admin_password"))
@@ -174,7 +191,7 @@ class Settings(BaseSettings):
         description="comma-separated YYYY-MM-DD public holidays skipped by due dates (weekends always are)",
     )
 
-    @field_validator("wechat_allowed_ips", "trusted_proxies")
+    @field_validator("wechat_allowed_ips", "trusted_proxies", "metrics_allowed_ips")
     @classmethod
     def _cidrs(cls, value: str) -> str:
         networks(value)  # a typo in an allow-list stops the start with its reason

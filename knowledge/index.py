@@ -28,7 +28,7 @@ from knowledge.qtypes import QType, figure_absent, type_match
 from knowledge.scope import Scope, nearest
 from knowledge.sentences import SentenceIndex
 from knowledge.textutil import squash
-from knowledge.vectors import VectorStore
+from knowledge.vectors import VectorStore, VectorsUnavailable
 from storage.models import Chunk, IndexState, Notice
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,8 @@ class HybridIndex:
                     i = st.by_id.get(cid)
                     if i is not None:
                         dense_rank[i], dense_sim[i] = r, sim
+        except VectorsUnavailable:  # Chroma down (the store logs it once): the other legs answer
+            pass
         except Exception:  # the lexical legs still answer
             log.exception("dense search failed; answering from the lexical legs")
         sent_best = st.sentences.best_per_chunk(qv, len(st.chunks)) if qv is not None else {}

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 BUNDLED_CORPUS = Path(__file__).parent / "corpus"
 REFUSAL = answering.REFUSAL
 RELOAD_CHECK_SECONDS = 1.0
+# called with every Answer `ask` returns (bot/metrics.py counts refusals); knowledge imports no bot
+ANSWER_HOOKS: list = []
 
 
 class KnowledgeBase:
@@ -92,6 +94,7 @@ class KnowledgeBase:
                 s = self.settings
                 embedder = make_embedder(s.embedder, s.embedding_base_url, s.embedding_api_key)
                 vectors = VectorStore(s.data_dir / "chroma", s.chroma_url, embedder.name)
+                vectors.on_recover = self._kick_vectors  # vectors an outage held back
                 self._index = HybridIndex(embedder, vectors)
             return self._index
 
@@ -234,7 +237,17 @@ class KnowledgeBase:
 
     def ask(self, question: str, region: str | None = None) -> Answer:
         """`region`: the asker's place (the follower's stored region is the channel's to give)."""
-        return responder.ask(self, question, region)
+        result = responder.ask(self, question, region)
+        for hook in ANSWER_HOOKS:
+            try:
+                hook(result)
+            except Exception:  # a counter never costs an answer
+                log.exception("answer hook failed")
+        return result
+
+    def vector_store(self):
+        """The VectorStore once the index is built, else None (bot/health.py checks it)."""
+        return self._index.vectors if self._index is not None else None
 
     # ------------------------------------------------------------------ citations
     def notices(self) -> list[dict]:

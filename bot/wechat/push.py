@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import select
 from wechatpy.exceptions import WeChatClientException
 
+from bot import metrics
 from bot.logsafe import mask_openid
 from core.config import Settings
 from bot.wechat import client as wx
@@ -37,7 +38,15 @@ mask = mask_openid
 
 
 def _try_send(settings: Settings, openid: str, text: str) -> str | None:
-    """Send now; None on success, else a short error label to keep with the pending text."""
+    """Send now; None on success, else a short error label to keep with the pending text
+    (counted in /metrics as policybot_push_failures_total{reason})."""
+    error = _send(settings, openid, text)
+    if error is not None:
+        metrics.push_failed(error)
+    return error
+
+
+def _send(settings: Settings, openid: str, text: str) -> str | None:
     if not wx.configured(settings):
         log.warning("push to %s kept: WECHAT_APPID/WECHAT_SECRET not set", mask(openid))
         return "no-credentials"
