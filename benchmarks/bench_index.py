@@ -63,7 +63,7 @@ def sections() -> list[list[str]]:
 def synthetic_corpus(target: Path, n: int, seed: int = 7) -> None:
     import yaml
 
-    from knowledge.regions import GAZETTEER
+    from core.regions import GAZETTEER
 
     rng = random.Random(seed)
     secs = sections()

@@ -17,7 +17,7 @@ from bot import tickets
 from bot.evidence import fetch_in_background
 from bot.routing import load_routing
 from core.turn import Turn
-from forms.parsers import MOBILE
+from core.pii import MOBILE
 from forms.state import Filled
 
 if TYPE_CHECKING:

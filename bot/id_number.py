@@ -3,9 +3,9 @@
 The bot never asks for one: no check here depends on it, so it is not collected (and the log
 filter in bot/logsafe.py masks any that slip into a line). People still send them, often
 because an institution told them "发身份证号就能查补贴". The reply says it was not kept, and,
-when the checksum (GB 11643-1999) is wrong, that the number itself looks mistyped, so nobody
-goes away believing a wrong number was "checked". `register` adds the command to the dialog
-at start-up (called from bot/dialog/wiring.py).
+when the checksum (GB 11643-1999, `core.pii.checksum_ok`) is wrong, that the number itself looks
+mistyped, so nobody goes away believing a wrong number was "checked". `register` adds the command
+to the dialog at start-up (called from bot/dialog/wiring.py).
 """
 from __future__ import annotations
 
@@ -15,15 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bot.dialog.registry import Registry
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-
-
-def checksum_ok(number: str) -> bool:
-    if not re.fullmatch(r"\d{17}[\dXx]", number or ""):
-        return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _WEIGHTS))
-    return _CHECK[total % 11] == number[17].upper()
+from core.pii import checksum_ok
 
 
 def reply(turn, match: re.Match) -> str:

@@ -4,39 +4,15 @@ Why a filter on every handler and not only care at the call sites: the lines tha
 ones nobody wrote on purpose — a traceback quoting a value, SQLAlchemy's statement log with its
 bound parameters (on at POLICYBOT_LOG_LEVEL=INFO), uvicorn's access log with WeChat's
 `?openid=` in the URL. So `install()` puts `RedactFilter` on the root handler and uvicorn's
-handlers (and on the `uvicorn.access` logger itself); it masks mobile numbers (138****8000),
-18-digit ID numbers (110101********123X), WeChat-shaped openids (28 characters starting with
-"o") to their first 6 characters + "…", and drops the values of /wechat's `signature`,
-`msg_signature`, `timestamp`, `nonce`, `openid` and `echostr` query parameters (with them a log
-reader could replay a signed URL, or learn who wrote). Call sites that name a follower use
-`mask_openid` themselves, because openids in general (tests, other channels) have no shape a
-pattern could rely on.
+handlers (and on the `uvicorn.access` logger itself). What it masks, and how, is
+`core.pii.redact` (mobile numbers, ID numbers, WeChat-shaped openids, the signed-URL values of
+/wechat's query); this module only installs it.
 """
 from __future__ import annotations
 
 import logging
-import re
 
-from forms.parsers import MOBILE, mask_mobile
-
-PHONE = re.compile(rf"(?<!\d){MOBILE.pattern}(?!\d)")
-ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dA-Za-z])")
-# /wechat's query: with these a reader of the log could replay a signed URL (or learn who wrote)
-SECRET_PARAM = re.compile(r"(?<![A-Za-z0-9_])(signature|msg_signature|timestamp|nonce|openid|echostr|"
-                          r"access_token)=[^&\s\"']*", re.IGNORECASE)
-WECHAT_OPENID = re.compile(r"(?<![A-Za-z0-9_-])(o[A-Za-z0-9_-]{5})[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])")
-
-
-def mask_openid(openid: str | None) -> str:
-    """'oAbCdE…': enough to tell followers apart in a log, not enough to message one."""
-    return (openid or "")[:6] + "…"
-
-
-def redact(text: str) -> str:
-    text = SECRET_PARAM.sub(r"\1=…", text)
-    text = ID_NUMBER.sub(r"\1********\2", text)
-    text = PHONE.sub(lambda m: mask_mobile(m.group()), text)
-    return WECHAT_OPENID.sub(r"\1…", text)
+from core.pii import redact
 
 
 def _redact_arg(arg):

@@ -3,9 +3,9 @@
 Who handles what changes with every reorganisation, so it is data (`deploy/routing.yaml`, or
 the file named by POLICYBOT_ROUTING_FILE), not code. The file is re-read when it changes; a
 missing file falls back to one dispatch team that supervisors see. Places are not listed here:
-a region names its gazetteer path (`path: 山东 聊城`) and a follower's answer is placed by the
-one normaliser, `knowledge.regions.resolve_place`; `aliases` are only for words the gazetteer
-does not know.
+a routing region is a name the desk uses ("聊城") for a gazetteer path (`path: 山东 聊城`), and a
+follower's answer is placed by the one normaliser, `core.regions.resolve_place`; `aliases` are
+only for words the gazetteer does not know.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Optional
 import yaml
 
 from core.config import Settings
-from knowledge.regions import resolve_place, within
+from core.regions import is_path, resolve_place, tidy_path, within
 
 log = logging.getLogger("policybot.routing")
 
@@ -32,9 +32,11 @@ _FALLBACK = {
 
 
 @dataclass
-class Region:
+class Area:
+    """A region of the complaint desk: its name in routing.yaml and the place it covers."""
+
     name: str
-    path: str = ""  # gazetteer path, e.g. "山东 聊城"; empty: none
+    path: str = ""  # a core.regions path, e.g. "山东 聊城"; empty: none
     aliases: list[str] = field(default_factory=list)  # words the gazetteer does not know
 
     def contains(self, place: Optional[str]) -> bool:
@@ -66,8 +68,7 @@ def _as_list(value) -> list[str]:
 
 class Routing:
     def __init__(self, data: dict):
-        self.regions = [Region(str(r["name"]), " ".join(str(r.get("path") or "").split()),
-                               _as_list(r.get("aliases")))
+        self.regions = [Area(str(r["name"]), tidy_path(str(r.get("path") or "")), _as_list(r.get("aliases")))
                         for r in data.get("regions") or []]
         self.fallback_region: str = str(data.get("fallback_region") or (self.regions[-1].name if self.regions else "其他"))
         self.teams: dict[str, Team] = {
@@ -81,7 +82,7 @@ class Routing:
         unknown = {r.team for r in self.rules} - set(self.teams)
         if unknown:
             raise ValueError(f"routing rules name unknown teams: {sorted(unknown)}")
-        misplaced = [r.name for r in self.regions if r.path and resolve_place(r.path) != r.path]
+        misplaced = [r.name for r in self.regions if r.path and not is_path(r.path)]
         if misplaced:
             raise ValueError(f"routing regions whose path is not a gazetteer place: {misplaced}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.regions import display
 from forms.checks import CHECKS, format_verdict
 from forms.rules import cite, source_for_clause
 from forms.state import Filled
@@ -29,7 +30,7 @@ def eligibility_check(done: Filled, context: Any) -> str:
 def guide_done(done: Filled, context: Any) -> str:
     ref = done.form.cite
     source = source_for_clause(ref.notice, ref.quote, _kb(context), done.today)
-    region = (source.region or "").replace(" ", "")
+    region = display(source.region) or ""
     return (f"{done.form.title}到此结束。\n以上是{region}的规定，依据：{cite(source)}。"
             "其他地区的步骤可能不同，请以当地人社部门为准。\n"
             "还有问题可以直接问我；没拿到券可以回复“投诉”。")

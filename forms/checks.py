@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from core.regions import within
+from core.text import cn_date
 from forms import regions, rules
 from forms.choices import choice_sets, match_choice
 from forms.rules import ELIGIBLE, NOT_ELIGIBLE, OUTCOME_LABELS, Verdict
-from knowledge.textutil import cn_date
 
 
 class FactError(ValueError):
@@ -120,7 +121,7 @@ def validate_trainee(body: dict) -> tuple[dict, dict]:
 
 def _apply_to(facts: dict, data: dict) -> str:
     spec = data["apply_to"]
-    if regions.within(facts.get("region"), "山东 聊城"):
+    if within(facts.get("region"), "山东 聊城"):
         found = spec["by_ownership_liaocheng"].get(facts.get("ownership"))
         if found:
             return found

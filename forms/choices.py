@@ -13,6 +13,7 @@ from typing import Mapping
 
 import yaml
 
+from core.text import fold
 from forms.datafiles import CHOICE_SETS, validated
 from forms.parsing import clean, cn_number
 from knowledge.vocabulary import everyday_words
@@ -58,7 +59,7 @@ def match_choice(text: str, choices: list[dict], digits: bool = True) -> dict | 
         words = [choice["label"], *choice.get("aliases", []), *([value] if isinstance(value, str) else []),
                  *everyday_words(choice["label"]), *(everyday_words(value) if isinstance(value, str) else ())]
         for word in words:
-            w = str(word).lower()
+            w = fold(str(word)).lower()  # spelt as `clean` spells the answer: "（" as "("
             if w and w in low and len(w) > best_len:
                 best, best_len = choice, len(w)
     return best

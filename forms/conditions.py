@@ -12,14 +12,14 @@ A fact that is absent makes every comparison false (only `missing` looks at abse
 rule about a question that was skipped simply does not fire.
 
 Why it imports nothing of forms: slots, rules and the data checks all evaluate or inspect
-conditions, so this module stays at the bottom (regions compare with the gazetteer's `within`).
+conditions, so this module stays at the bottom (regions compare with core.regions' `within`).
 """
 from __future__ import annotations
 
 from datetime import date
 from typing import Any, Callable
 
-from knowledge.regions import within
+from core.regions import within
 
 
 def _as_date(v: Any) -> date | None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from core.pii import MOBILE, mask_mobile
 from forms import regions
 from forms.choices import choice_options, choice_sets, match_choice, numbered  # noqa: F401  (re-exported)
 from forms.parsing import (  # noqa: F401  (re-exported)
     NUM, PARSERS, Context, Invalid, Parsed, clean, cn_number, has_question_word, looks_like_question,
-    parser,
+    parser, typed,
 )
 
 
@@ -163,14 +164,14 @@ def parse_choice(text: str, slot: dict, ctx: Context) -> Parsed:
     if choice is not None:
         value = choice.get("value", choice["label"])
         shown = choice["label"]
-        word = clean(text)
+        word = typed(text)
         if word and not word.isdigit() and word != shown and choice.get("show_word", slot.get("show_word")):
             shown = f"{shown}（{word}）"
         return Parsed(value, shown)
     other = slot.get("other")
     t = clean(text)
     if other and t and not t.isdigit() and len(t) <= 30:
-        return Parsed(other["value"], f"{other['label']}（{t}）", confident=False)
+        return Parsed(other["value"], f"{other['label']}（{typed(text)}）", confident=False)
     raise Invalid(_choice_hint(slot))
 
 
@@ -184,7 +185,7 @@ def parse_region(text: str, slot: dict, ctx: Context) -> Parsed:
     choice = match_choice(t, choice_options(slot)) if re.fullmatch(r"第?[0-9一二三四五六七八九十]+个?", t) else None
     if choice is not None and choice.get("value"):
         return Parsed(choice["value"], choice["label"])
-    place = regions.parse_place(t)
+    place = regions.parse_place(typed(text))  # a place elsewhere is kept as the follower typed it
     if place:
         return Parsed(place, place)
     raise Invalid("请回复序号，或直接回复您所在的省、市或县，例如“聊城”“济源”“文水”。")
@@ -199,14 +200,6 @@ def parse_text(text: str, slot: dict, ctx: Context) -> Parsed:
     if not lo <= len(t) <= hi:
         raise Invalid(f"请用{lo}到{hi}个字说明。")
     return Parsed(t, t if len(t) <= 40 else t[:40] + "…", confident=False)
-
-
-MOBILE = re.compile(r"1[3-9]\d{9}")  # a mainland mobile number; the one definition
-
-
-def mask_mobile(number: str) -> str:
-    """138****8000: enough for the follower and staff to recognise it, not to dial it."""
-    return number[:3] + "****" + number[-4:]
 
 
 @parser("phone")

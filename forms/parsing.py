@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Mapping
 
+from core.text import fold
+
 
 class Invalid(ValueError):
     """The answer does not fit the slot; `hint` says what would."""
@@ -52,13 +54,18 @@ def parser(name: str):
 
 # ------------------------------------------------------------------ text clean-up
 
-_FULLWIDTH = str.maketrans("０１２３４５６７８９．／－：", "0123456789./-:")
 _EDGE_PUNCT = " \t\r\n。，,.!！?？~～、；;:：\"'“”‘’()（）【】[]"
 
 
+def typed(text: str) -> str:
+    """An answer as the follower typed it, edge punctuation and spaces trimmed: how it is shown back."""
+    return (text or "").strip().strip(_EDGE_PUNCT).strip()
+
+
 def clean(text: str) -> str:
-    """Full-width digits to ASCII, trim edge punctuation and spaces."""
-    return (text or "").translate(_FULLWIDTH).strip().strip(_EDGE_PUNCT).strip()
+    """An answer as the parsers compare it: `typed`, in the one normaliser's `fold` (full-width to
+    half-width, traditional to simplified)."""
+    return typed(fold(text))
 
 
 _CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4,

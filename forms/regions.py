@@ -1,20 +1,20 @@
 """Which region a follower is in, as far as the rules care.
 
 Eligibility rules are regional: the 以工代训 rule exists only in 山东's notices, 济源 and 文水
-have their own trainee rules. Places are known once, in the knowledge gazetteer
-(`knowledge.regions.resolve_place`); this module only says how finely the rules tell places
-apart: as finely as the notices they quote (rules/notices.yaml). A place inside a notice's
-region is kept down to its city, deeper only where a notice is a county's own ('临清' →
-'山东 聊城', '文水县' → '山西 吕梁 文水'); rule scopes compare with that path by prefix. A place
-outside every notice's region has no local rule and is kept as typed ('郑州市'). `within` (one
-path inside another) is the gazetteer's, re-exported for the rules.
+have their own trainee rules. Places are known once, in core/regions.py (the gazetteer,
+`resolve_place`, paths and their display forms); this module only says how finely the rules
+tell places apart: as finely as the notices they quote (rules/notices.yaml). A place inside a
+notice's region is kept down to its city, deeper only where a notice is a county's own ('临清' →
+'山东 聊城', '文水县' → '山西 吕梁 文水'); rule scopes compare with that path by prefix
+(`within`). A place outside every notice's region has no local rule and is kept as typed
+('郑州市').
 """
 from __future__ import annotations
 
 import re
 
+from core.regions import display, resolve_place, tidy_path, within
 from forms.notices import notices
-from knowledge.regions import resolve_place, within
 
 PLACE_NAME = re.compile(r"[\u4e00-\u9fff]{1,12}(省|市|县|区|州|盟|旗)")
 
@@ -40,7 +40,7 @@ def parse_place(text: str) -> str | None:
     found = canonical(text)
     if found:
         return found
-    typed = " ".join((text or "").split())
+    typed = tidy_path(text)
     if resolve_place(typed) or PLACE_NAME.fullmatch(typed):
         return typed
     return None
@@ -51,4 +51,5 @@ def covered(region: str | None, scopes: list[str]) -> bool:
 
 
 def label(region: str | None) -> str:
-    return (region or "未说明地区").replace(" ", "")
+    """How a verdict names the follower's region: its display form ("山东聊城")."""
+    return display(region) if region else "未说明地区"

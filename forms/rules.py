@@ -10,16 +10,16 @@ from the knowledge base (`source_for` / `source_for_file`) so they look exactly 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from core import clock
-
 import yaml
 
+from core import clock
+from core.regions import within
+from core.text import squash
 from forms import regions
 from forms.conditions import holds
 from forms.datafiles import RuleSet, validated
@@ -40,8 +40,9 @@ def load(name: str) -> dict:
 
 
 def normalise(text: str) -> str:
-    """Whitespace and markdown emphasis removed: how quotes are compared with the corpus."""
-    return re.sub(r"\s+", "", text).replace("**", "")
+    """Whitespace (core.text.squash) and markdown emphasis removed: how quotes are compared with
+    the corpus."""
+    return squash(text).replace("**", "")
 
 
 @dataclass
@@ -88,7 +89,7 @@ def evaluate(ruleset: str, facts: dict[str, Any], kb=None, labels: dict[str, str
 
     fired: list[tuple[dict, Reason]] = []
     for rule in data["rules"]:
-        if rule.get("scope") and not regions.within(region, rule["scope"]):
+        if rule.get("scope") and not within(region, rule["scope"]):
             continue
         if not holds(rule.get("when"), facts):
             continue
@@ -106,7 +107,7 @@ def evaluate(ruleset: str, facts: dict[str, Any], kb=None, labels: dict[str, str
 def _sources(clauses: list[dict], region: str | None, kb, today: date) -> list[Source]:
     """The clauses' citations; a clause with a `scope` is cited only to followers in it
     (聊城's own notice for 聊城), unless none would be left."""
-    picked = [c for c in clauses if not c.get("scope") or regions.within(region, c["scope"])] or clauses
+    picked = [c for c in clauses if not c.get("scope") or within(region, c["scope"])] or clauses
     return [source_for_clause(c["notice"], c["quote"], kb, today) for c in picked]
 
 

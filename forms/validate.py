@@ -26,11 +26,11 @@ from typing import Iterable, Optional
 from pydantic import ValidationError
 
 from core.datafile import BadFile, DataFile, Problem
+from core.regions import is_path
 from forms import conditions
 from forms.datafiles import CHOICE_SETS, NOTICES, RoutingFile, RuleSet, check, names
 from forms.definition import FormDef, reference_problems, where
 from forms.rules import normalise
-from knowledge.regions import resolve_place
 
 SPECIAL_RULE_FILES = {"choices.yaml", "notices.yaml"}
 RULE_FACTS = {"today"}  # added by forms.rules.evaluate
@@ -203,7 +203,7 @@ class Checker:
 
         region_named(("fallback_region",), routing.fallback_region)
         for i, region in enumerate(routing.regions):
-            if region.path and resolve_place(region.path) != " ".join(region.path.split()):
+            if region.path and not is_path(region.path):
                 self.add(file, ("regions", i, "path"), f"path {region.path!r} is not a gazetteer place")
         for team_id, team in routing.teams.items():
             region_named(("teams", team_id, "region"), team.region)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from core.text import cn_date, squash
 from knowledge.families import QUOTE_LIMIT
 from knowledge.index import Hit
 from knowledge.lexical import Query
 from knowledge.qtypes import QType, fact_matches, fact_units, first_fact
-from knowledge.textutil import cn_date, sentences, squash
+from knowledge.textutil import sentences
 from knowledge.types import Answer, Source
 
 REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题的内容。\n"

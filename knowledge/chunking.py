@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from core.text import clean_inline, squash
 from knowledge.structure import (
     DATE_RE, STANDALONE_DATE, Line, NoticeDraft, Table, is_doc_number_line, is_org_line, is_title,
     validity_date,
 )
-from knowledge.textutil import clean_inline, ends_sentence, join_broken, squash
+from knowledge.textutil import ends_sentence, join_broken
 
 NUMBERED = r"\d{1,2}\s*[.．、](?!\d)"  # “1.” “2、” (not “1.5”)
 SUB_NUMBERED = r"[（(]\d{1,2}[)）]|[①②③④⑤⑥⑦⑧⑨⑩]"  # “（1）” “①”

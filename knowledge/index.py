@@ -20,6 +20,7 @@ from datetime import date
 import numpy as np
 from sqlmodel import Session, select
 
+from core.text import squash
 from knowledge import ranker as ranking
 from knowledge.embeddings import Embedder
 from knowledge.families import families, quotable_family
@@ -27,7 +28,6 @@ from knowledge.lexical import BM25, Query, coverage, rarest_missed
 from knowledge.qtypes import QType, figure_absent, type_match
 from knowledge.scope import Scope, nearest
 from knowledge.sentences import SentenceIndex
-from knowledge.textutil import squash
 from knowledge.vectors import VectorStore, VectorsUnavailable
 from storage.models import Chunk, IndexState, Notice
 

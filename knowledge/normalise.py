@@ -5,22 +5,22 @@ full-width digits ("５００元"), traditional characters (培訓補貼) and no
 notices are simplified Chinese with half-width digits, and a filler word the notices never use
 counts against the question's coverage (so a clean question answered would be refused when
 spoken). Dialect and chat spellings (俺, 咋, 啥, 中不中) are rewritten to standard Mandarin for the
-same reason: the notices, the tokeniser and the dense model know 我, 怎么, 什么. The filler list is data (`fillers` in synonyms.yaml). Extremely long input (a pasted
-article, a 5,000-character voice message) is cut to its first MAX_QUESTION characters after
-cleaning — its first words (who is asking, about what) and its last (people end with the
-question) — so the cost of a question stays bounded (the dense model's cost grows with length).
+same reason: the notices, the tokeniser and the dense model know 我, 怎么, 什么. The filler list
+is data (`fillers` in synonyms.yaml). The width, script and spacing steps are the product's one
+normaliser (core/text.py: `fold` first, `clean_inline` last); what lies between is the
+question's own. Extremely long input (a pasted article, a 5,000-character voice message) is cut
+to its first MAX_QUESTION characters after cleaning — its first words (who is asking, about
+what) and its last (people end with the question) — so the cost of a question stays bounded
+(the dense model's cost grows with length).
 """
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from functools import lru_cache
 
+from core.text import clean_inline, fold
 from knowledge.lexical import load_synonyms
-from knowledge.textutil import clean_inline
-
-log = logging.getLogger(__name__)
 
 MAX_RAW = 4000  # characters looked at at all
 MAX_QUESTION = 120  # characters kept after cleaning: its head (who asks) and tail (the question)
@@ -29,17 +29,6 @@ _KEEP_SYMBOLS = set("+%-./:~<>=#@&*·、，。？！：；（）《》〔〕“�
 _REPEATED_WORD = re.compile(r"([\u4e00-\u9fff]{2,4})\1+")
 _REPEATED_CHAR = re.compile(r"([\u4e00-\u9fff])\1{2,}")
 _SPACES = re.compile(r"\s+")
-
-
-@lru_cache
-def _to_simplified():
-    try:
-        import opencc
-
-        return opencc.OpenCC("t2s").convert
-    except Exception:  # the converter is optional: without it traditional text passes through
-        log.warning("opencc unavailable: traditional characters are not converted")
-        return lambda s: s
 
 
 @lru_cache
@@ -79,8 +68,7 @@ def normalise_question(text: str) -> str:
     text = text or ""
     if len(text) > MAX_RAW:  # keep both ends: who asks comes first, the question comes last
         text = text[: MAX_RAW // 2] + " " + text[-MAX_RAW // 2:]
-    text = unicodedata.normalize("NFKC", text)  # full-width letters and digits to half-width
-    text = _to_simplified()(text)
+    text = fold(text)  # full-width letters and digits to half-width, traditional to simplified
     text = _drop_symbols(text)
     pattern = _filler_pattern()
     if pattern is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from core.regions import find_places, infer_place, short_name
+from core.text import cn_date, squash
 from knowledge import answer as answering
 from knowledge import ranker as ranking
 from knowledge.index import Hit, SearchContext
@@ -18,9 +20,8 @@ from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
 from knowledge.qtypes import FIGURE_WORDS, asked_types, figures_asked
 from knowledge.questions import is_overview, split_parts
-from knowledge.regions import COVERS, covered_by, find_regions, infer_region, place_name, region_matches, short_name
+from knowledge.regions import COVERS, covered_by, region_matches
 from knowledge.scope import MARGIN as SCOPE_MARGIN
-from knowledge.textutil import cn_date, squash
 from knowledge.topics import hints_for
 from knowledge.types import Answer, Choice
 
@@ -43,9 +44,9 @@ def asker_place(question: str, region: str | None) -> tuple[str, str] | None:
     """(region label, the name to say) of the place the answer is for: the place the
     question names, else the asker's region; None when neither is a known place."""
     for text in (question, region):
-        r = infer_region(text or "")
-        if r.label:
-            return r.label, place_name(r) or r.label
+        p = infer_place(text or "")
+        if p.path:
+            return p.path, p.name or p.path
     return None
 
 
@@ -57,7 +58,7 @@ def retrieve(kb, text: str, region: str | None, context: str = "", k: int = 8):
     if context:
         for tok, w in parse_query(context, use_synonyms=kb.use_synonyms).weights.items():
             query.weights.setdefault(tok, 0.3 * w)
-    named = infer_region(text + context).label
+    named = infer_place(text + context).path
     wanted = named or region
     if wanted and not named and not covered_by(wanted, kb.covered_regions()):
         wanted = None  # a stored place with no notice at all tells the ranker nothing
@@ -147,7 +148,7 @@ def not_stated(kb, place, query, hit: Hit, ctx) -> Answer:
 def answer_one(kb, question: str, region: str | None, place) -> Answer:
     query, hits, ctx = retrieve(kb, question, region)
     limit = threshold(kb)
-    named = infer_region(question).label  # a place the question itself names ("北京的…")
+    named = infer_place(question).path  # a place the question itself names ("北京的…")
     if named and place is not None and not covered_by(place[0], kb.covered_regions()):
         return elsewhere(kb, place, query, hits, ctx)
     if not hits or hits[0].score < limit or referred(hits[0]):
@@ -260,7 +261,7 @@ def ask(kb, question: str, region: str | None = None) -> Answer:
     if not squash(question):
         return answering.refusal()
     place = asker_place(question, region)
-    names = [part for _pos, r in find_regions(question) for part in (r.province, r.city, r.county) if part]
+    names = [part for _pos, p in find_places(question) for part in (p.province, p.city, p.county) if part]
     if is_overview(question, names):
         return overview(kb, place)
     parts = split_parts(question)

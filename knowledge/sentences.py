@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlmodel import Session, select
 
+from core.text import squash
 from knowledge.embeddings import Embedder, bundled_vectors
 from knowledge.ingest import embed_text
 from knowledge.lexical import BM25, Query, coverage
-from knowledge.textutil import sentences, sha1, squash
+from knowledge.textutil import sentences, sha1
 
 _NO_TOKENS: frozenset[str] = frozenset()
 WHOLE = 120  # a clause this short (or a table row) is one unit

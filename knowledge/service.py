@@ -23,13 +23,13 @@ from sqlmodel import select
 
 from core import clock
 from core.config import Settings
+from core.text import squash
 from knowledge import answer as answering
 from knowledge import responder
 from knowledge.embeddings import make_embedder
 from knowledge.index import HybridIndex
 from knowledge.ingest import bump_version, collect_files, embed_pending, ingest_file, ingest_lock
 from knowledge.normalise import normalise_question
-from knowledge.textutil import squash
 from knowledge.types import Answer, Source
 from knowledge.vectors import VectorStore
 from storage.db import session_scope

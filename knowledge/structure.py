@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from knowledge.regions import Region, infer_region
-from knowledge.textutil import CJK, CJK_PUNCT, DATE_RE, clean_inline, parse_cn_date, squash
+from core.regions import Place, infer_place
+from core.text import CJK, CJK_PUNCT, clean_inline, squash
+from knowledge.textutil import DATE_RE, parse_cn_date
 
 DOC_NUMBER = re.compile(
     r"[\u4e00-\u9fa5]{1,15}\s*[〔\[［【(（]\s*\d{4}\s*[〕\]］】)）]\s*\d{1,4}\s*号"
@@ -51,7 +52,7 @@ class NoticeDraft:
     doc_number: str | None
     issuer: str | None
     date: date | None
-    region: Region
+    region: Place
     valid_until: date | None
     blocks: list[Block]
     header_end: int = 0  # index of the first body block
@@ -265,7 +266,7 @@ def read_notice(seq: int, blocks: list[Block]) -> NoticeDraft:
     if title is None:
         first = next((b.text for b in blocks if isinstance(b, Line)), "")
         title = clean_title(first)[:60] or "（无标题）"
-    region = infer_region(issuer, title, " ".join(header))
+    region = infer_place(issuer, title, " ".join(header))
     valid_until = None
     for b in blocks:
         if isinstance(b, Line) and re.search(r"本(?:通知|办法|方案|意见|规定|细则)", b.text):

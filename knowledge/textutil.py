@@ -1,8 +1,8 @@
-"""Small text helpers shared by the parser, the index and the answerer.
+"""Small text helpers of the notice parser, the index and the answerer.
 
-Why: notices arrive as converted Word/PDF text, so words are broken by page breaks, spaces
-appear between Chinese characters ("通  知", "质量年 活动") and markdown markup leaks in.
-Matching (dates, 文号, validity) runs on normalised text; the quoted text keeps its numbers and
+Why: notices arrive as converted Word/PDF text, so sentences are broken by page breaks and
+dates are written in words (二〇二一年五月八日). Matching (dates, 文号, validity) runs on
+normalised text (core/text.py: `clean_inline`, `squash`); the quoted text keeps its numbers and
 spacing ("1 : 20") so an answer quotes what the notice says.
 """
 from __future__ import annotations
@@ -11,12 +11,8 @@ import hashlib
 import re
 from datetime import date
 
-CJK = r"\u3400-\u9fff\uf900-\ufaff"
-CJK_PUNCT = r"\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65\u2018-\u201f\u2026\u2014"
-_SPACE_BETWEEN = re.compile(
-    rf"(?<=[{CJK}{CJK_PUNCT}()（）《》〈〉“”])[ \t\u3000\xa0]+(?=[{CJK}{CJK_PUNCT}()（）《》〈〉“”])"
-)
-_MULTISPACE = re.compile(r"[ \t\u3000\xa0]+")
+from core.text import CJK, CJK_PUNCT
+
 SENTENCE_END = "。！？；!?;"
 _SENTENCE_SPLIT = re.compile(r"(?<=[。！？；!?;])")
 
@@ -24,19 +20,6 @@ CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "Ｏ": 0, "O": 0, "一": 1, "二": 2,
              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 DATE_RE = re.compile(r"(\d{4}|[〇零○一二三四五六七八九]{4})\s*年\s*(\d{1,2}|[一二三四五六七八九十]{1,3})\s*月\s*"
                      r"(\d{1,2}|[一二三四五六七八九十]{1,3})\s*日")
-
-
-def clean_inline(text: str) -> str:
-    """One line of display text: no markdown emphasis, no html tags, no spaces between CJK."""
-    text = text.replace("**", "")
-    text = re.sub(r"</?\w+[^>]*>", " ", text)
-    text = _MULTISPACE.sub(" ", text).strip()
-    return _SPACE_BETWEEN.sub("", text)
-
-
-def squash(text: str) -> str:
-    """All whitespace removed: for matching patterns that page breaks may have split."""
-    return re.sub(r"\s+", "", text or "")
 
 
 def join_broken(a: str, b: str) -> str:
@@ -77,13 +60,9 @@ def _cn_number(s: str) -> int:
     return CN_DIGITS[s]
 
 
-def cn_date(d: date | None) -> str:
-    """date(2021, 12, 31) → "2021年12月31日" (the inverse of parse_cn_date)."""
-    return f"{d.year}年{d.month}月{d.day}日" if d else ""
-
-
 def parse_cn_date(text: str) -> date | None:
-    """The first Chinese date in `text` (2021年5月8日, 二〇二一年五月八日), or None."""
+    """The first Chinese date in `text` (2021年5月8日, 二〇二一年五月八日), or None; the inverse of
+    core.text.cn_date."""
     m = DATE_RE.search(text or "")
     if not m:
         return None

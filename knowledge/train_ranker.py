@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.text import cn_date, squash
 from knowledge import ranker as ranking
 from knowledge.evaluation import read_jsonl
-from knowledge.textutil import cn_date, squash
 
 TRAIN_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "train"
 GROUPS = {

@@ -14,6 +14,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, LargeBinary, Text, false
 from sqlmodel import Field, SQLModel
 
+from core.regions import Place
+
 
 def utcnow() -> datetime:
     # Aware: sqlmodel ≥ 0.0.3x maps `datetime` fields to UTCDateTime, which refuses naive values
@@ -51,8 +53,8 @@ class Notice(SQLModel, table=True):
 
     @property
     def region(self) -> Optional[str]:
-        parts = [p for p in (self.province, self.city, self.county) if p]
-        return " ".join(parts) or None
+        """The notice's place as a path ("山东 聊城"; a municipality's "北京"), core.regions."""
+        return Place(self.province, self.city, self.county).path
 
 
 class Chunk(SQLModel, table=True):

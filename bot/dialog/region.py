@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.dialog.answers import answer_question
 from core.turn import Turn
-from knowledge.regions import resolve_place, within
+from core.regions import resolve_place, within
 from storage.models import Notice
 
 PLACE_TAIL = re.compile(r"(的|人|这边|那边|这里|地区|本地|工作|上班)+$")

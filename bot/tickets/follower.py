@@ -17,7 +17,7 @@ from bot.tickets.lifecycle import add_event
 from bot.tickets.rules import AWAITING_ACCEPT, AWAITING_ANSWER, CLOSED, RATING_WINDOW
 from core.clock import CHINA
 from core.config import Settings
-from knowledge.textutil import cn_date
+from core.text import cn_date
 from storage.models import Rating, Ticket, TicketEvent, utcnow
 
 

@@ -21,7 +21,7 @@ from bot.routing import load_routing
 from bot.tickets.rules import (NOTE_MAX, PUBLIC_TEXT_MAX, TicketError, add_working_days, check, due_after, holidays,
                                local_today)
 from core.config import Settings
-from knowledge.textutil import cn_date
+from core.text import cn_date
 from storage.models import Evidence, Ticket, TicketEvent, utcnow
 
 

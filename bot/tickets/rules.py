@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_
 
 from core import clock
 from core.config import Settings
-from forms.parsers import mask_mobile
+from core.pii import mask_mobile
 from storage.models import Ticket
 
 CATEGORIES = ["虚假宣传", "许诺补贴", "冒用政府部门名义", "擅自开班", "管理混乱", "材料造假", "乱收费", "其他"]

@@ -36,8 +36,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import dialog
-from bot.logsafe import mask_openid
 from core.config import Settings
+from core.pii import mask_openid
 from core.turn import Inbound
 from bot.wechat import push
 from storage.db import session_scope

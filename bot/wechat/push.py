@@ -20,9 +20,9 @@ from sqlmodel import select
 from wechatpy.exceptions import WeChatClientException
 
 from bot import metrics
-from bot.logsafe import mask_openid
-from core.config import Settings
 from bot.wechat import client as wx
+from core.config import Settings
+from core.pii import mask_openid
 from storage.db import session_scope
 from storage.models import Follower, PendingPush, utcnow
 
