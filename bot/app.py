@@ -13,10 +13,21 @@ from bot.dialog import wiring as dialog_wiring
 from bot.wechat import push_retry
 from bot.routing import load_routing
 from core.config import Settings, get_settings
+from forms import registry as forms_registry
+from forms.validate import SHIPPED, validate_tree
 from knowledge.service import KnowledgeBase
 from storage.db import init_db
 
 log = logging.getLogger("policybot")
+
+
+def check_data(settings: Settings) -> None:
+    """`policybot validate` at start-up: a form naming a missing fact or clause, or a rule citing
+    a notice that is not shipped, stops the start with each problem's file and line, instead of
+    surfacing as a wrong verdict in a follower's chat."""
+    problems = validate_tree(SHIPPED, actions=forms_registry.ACTIONS, routing=settings.routing_file)
+    if problems:
+        raise RuntimeError("数据文件检查未通过（policybot validate）：\n" + "\n".join(map(str, problems)))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         init_db(settings.db_url, upgrade=settings.migrate_on_start)
         bootstrap_admin(settings)
         load_routing(settings)  # a broken deploy/routing.yaml stops the start with its reason
+        check_data(settings)  # forms, rules, choices, notices and routing against each other
         app.state.kb.start()
         retry = push_retry.start(settings)  # kept pushes (45047, network) retried periodically
         yield

@@ -8,9 +8,9 @@ from typing import List, Optional
 import typer
 
 from core.config import get_settings
+from forms.validate import SHIPPED
 
 app = typer.Typer(help="技能政策助手 policybot", no_args_is_help=True, add_completion=False)
-CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def _kb():
@@ -127,7 +127,7 @@ def wechat_menu(
 
 @app.command()
 def validate(
-    root: Path = typer.Option(CHECKOUT, "--root", help="the checkout whose data to check (forms/, deploy/, knowledge/corpus/)"),
+    root: Path = typer.Option(SHIPPED, "--root", help="the checkout whose data to check (forms/, deploy/, knowledge/corpus/)"),
     routing: Optional[Path] = typer.Option(None, "--routing", help="routing rules (default: ROOT/deploy/routing.yaml)"),
 ) -> None:
     """Check forms, rules, choice sets, notices and routing against their schemas and each other;

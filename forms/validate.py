@@ -226,6 +226,9 @@ class Checker:
                          f"region {slot.other.value!r} is not a region of {self.shown(path)}")
 
 
+SHIPPED = Path(__file__).resolve().parents[1]  # the checkout (or install) this code runs from
+
+
 def validate_tree(root: Path, actions: Optional[Iterable[str]] = None,
                   routing: Optional[Path] = None) -> list[Problem]:
     """Every problem of the data under `root` (a checkout: forms/, deploy/, knowledge/corpus/).

@@ -2,6 +2,7 @@
 problem (the line from the YAML node marks)."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -100,3 +101,22 @@ def test_an_unregistered_action_and_a_missing_notice_file(copy):
     assert code == 1
     assert f"forms/defs/voucher.yaml:{line}: no completion action is registered as 'guide_finished'" in output
     assert f"forms/rules/notices.yaml:{notice_line}: notice jiyuan_2021: no file '002_gone'" in output
+
+
+def test_a_server_with_broken_data_refuses_to_start_naming_the_place(tmp_path):
+    """The same cross-file check runs at start-up: a routing file whose fallback region is not
+    one of its regions stops `policybot serve` with the file, the line and the problem."""
+    import os
+    import subprocess
+    import sys
+
+    text = (ROOT / "deploy" / "routing.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "routing.yaml"
+    broken.write_text(re.sub(r"(?m)^fallback_region: .*$", "fallback_region: 火星", text), encoding="utf-8")
+    env = {**os.environ, "POLICYBOT_DATA_DIR": str(tmp_path / "data"), "POLICYBOT_ROUTING_FILE": str(broken),
+           "ANONYMIZED_TELEMETRY": "False", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", "0"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert f"{broken}:18: region '火星' is not among `regions`" in run.stderr
+    assert "数据文件检查未通过" in run.stderr
