@@ -276,7 +276,7 @@ def main(argv: list[str]) -> int:
         print(f"  anchor : {len(anchor.files)} bundled files -> {len(anchor.windows)} windows of {WINDOW} chars "
               f"(stride {STRIDE}), plain jieba.cut_for_search + BM25Okapi; built in {anchor_build:.1f} s")
         print(f"  product: KnowledgeBase (embedder {settings.embedder}, refuse threshold {settings.refuse_threshold or 'calibrated'}, "
-              f"LLM {'on' if settings.llm_enabled else 'off'}), data dir {settings.data_dir}; "
+              f"LLM {'on' if settings.llm.enabled else 'off'}), data dir {settings.data_dir}; "
               f"indexed + warmed in {product_build:.1f} s")
 
         for qs in sets:

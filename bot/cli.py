@@ -111,7 +111,7 @@ def wechat_menu(
     from storage.db import init_db
 
     settings = get_settings()
-    if not (settings.wechat_appid and settings.wechat_secret):
+    if not (settings.wechat.appid and settings.wechat.secret):
         typer.echo("需要设置 WECHAT_APPID 和 WECHAT_SECRET", err=True)
         raise typer.Exit(2)
     settings.ensure_dirs()

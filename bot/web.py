@@ -73,8 +73,8 @@ def came_over_https(request: Request) -> bool:
 
 def secure_cookie(request: Request, settings: Settings) -> bool:
     """POLICYBOT_CONSOLE_SECURE_COOKIE when set, else whether this request came over HTTPS."""
-    if settings.console_secure_cookie is not None:
-        return settings.console_secure_cookie
+    if settings.console.secure_cookie is not None:
+        return settings.console.secure_cookie
     return came_over_https(request)
 
 

@@ -21,8 +21,8 @@ SYSTEM = ("你是职业技能提升行动政策咨询助手。只根据给出的
 def make_chat_model(settings):
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key or "none",
-                      model=settings.llm_model, timeout=settings.llm_timeout, max_retries=0,
+    return ChatOpenAI(base_url=settings.llm.base_url, api_key=settings.llm.api_key or "none",
+                      model=settings.llm.model, timeout=settings.llm.timeout, max_retries=0,
                       temperature=0)
 
 

@@ -268,7 +268,7 @@ def ask(kb, question: str, region: str | None = None) -> Answer:
     result = answer_parts(kb, question, parts, region, place) if len(parts) > 1 else \
         answer_one(kb, question, region, place)
     model = kb.chat_model
-    if model is None and kb.settings.llm_enabled:
+    if model is None and kb.settings.llm.enabled:
         from knowledge.generate import make_chat_model
 
         model = kb.chat_model = make_chat_model(kb.settings)

@@ -10,12 +10,13 @@ migrations can open any database; one engine per URL per process. The schema is 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
+
+from storage.urls import checked_url, ensure_sqlite_dir
 
 _engines: dict[str, Engine] = {}
 
@@ -29,21 +30,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def _url(url) -> str:
-    if not isinstance(url, str):  # the old signature took the Settings
-        raise TypeError(f"storage.db takes a database URL (settings.db_url), not {type(url).__name__}")
-    return url
-
-
-def ensure_sqlite_dir(url: str) -> None:
-    """Create the directory of a SQLite file (the data dir on a first start)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-
-
 def get_engine(url: str) -> Engine:
-    url = _url(url)
+    url = checked_url(url)
     engine = _engines.get(url)
     if engine is None:
         if url.startswith("sqlite"):
@@ -63,7 +51,7 @@ def init_db(url: str, *, upgrade: bool = True) -> Engine:
     only checked, refusing an older schema with what to run."""
     from storage import migrate
 
-    url = _url(url)
+    url = checked_url(url)
     if upgrade:
         migrate.upgrade(url)
     else:
@@ -74,7 +62,7 @@ def init_db(url: str, *, upgrade: bool = True) -> Engine:
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    with Session(get_engine(_url(url)), expire_on_commit=False) as session:
+    with Session(get_engine(checked_url(url)), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

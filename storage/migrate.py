@@ -37,7 +37,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from storage.db import ensure_sqlite_dir
+from storage.urls import ensure_sqlite_dir
 
 log = logging.getLogger("policybot.migrate")
 

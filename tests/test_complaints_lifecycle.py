@@ -215,7 +215,7 @@ def test_public_texts_fit_one_message_and_the_close_note_reaches_the_follower(se
 def test_photos_are_kept_as_media_id_without_wechat_credentials(settings):
     from bot.evidence import fetch_missing
 
-    settings.wechat_appid = settings.wechat_secret = None
+    settings.wechat.appid = settings.wechat.secret = None
     t = file(settings, evidence=[{"media_id": "M1", "pic_url": "http://mmbiz.qpic.cn/1"}])
     assert fetch_missing(settings, t.id) == 0  # no WECHAT_APPID/SECRET: nothing to call
     with session_scope(settings.db_url) as s:

@@ -69,8 +69,8 @@ def test_model_is_built_from_settings_when_enabled(tmp_path):
 
     from knowledge.generate import make_chat_model
 
-    s = Settings(data_dir=tmp_path, llm_base_url="http://127.0.0.1:9/v1", llm_model="qwen2.5-7b", llm_timeout=3)
-    assert s.llm_enabled
+    s = Settings(data_dir=tmp_path, llm={"base_url": "http://127.0.0.1:9/v1", "model": "qwen2.5-7b", "timeout": 3})
+    assert s.llm.enabled
     model = make_chat_model(s)
     assert isinstance(model, ChatOpenAI) and model.model_name == "qwen2.5-7b"
     assert model.request_timeout == 3

@@ -160,7 +160,7 @@ def test_bootstrap_admin_keeps_a_password_changed_before_the_upgrade(url, tmp_pa
     engine.dispose()
     for name in ("chief", "clerk"):  # start-up with the env password set, as on every restart
         settings = Settings(_env_file=None, data_dir=tmp_path / "data", database_url=url,
-                            admin_user=name, admin_password="env-password-123")
+                            console={"admin_user": name, "admin_password": "env-password-123"})
         db.init_db(settings.db_url, upgrade=settings.migrate_on_start)
         bootstrap_admin(settings)
     with db.session_scope(url) as s:

@@ -137,8 +137,8 @@ def test_outside_the_window_waits_for_the_followers_next_message(sweeping, fake_
 @pytest.fixture
 def token_settings(request, tmp_path, fake_wechat):
     fake_wechat.token_delay = 0.5  # a slow token endpoint: a refresh race would show
-    yield database_settings(request.config, tmp_path / "data", wechat_appid=TEST_APPID,
-                            wechat_secret=TEST_SECRET, wechat_api_base=fake_wechat.base_url)
+    yield database_settings(request.config, tmp_path / "data", wechat={"appid": TEST_APPID,
+                            "secret": TEST_SECRET, "api_base": fake_wechat.base_url})
     fake_wechat.token_delay = 0.0
 
 

@@ -87,24 +87,24 @@ def bootstrap_admin(settings: Settings) -> None:
     POLICYBOT_ADMIN_PASSWORD when created, and back on start (the way to recover a lost
     password) until the admin changes it on the password page: from then on the audited change
     wins, so a restart cannot quietly undo it."""
-    if not (settings.admin_user and settings.admin_password):
+    if not (settings.console.admin_user and settings.console.admin_password):
         return
     try:
         with session_scope(settings.db_url) as s:
-            user = s.exec(select(StaffUser).where(StaffUser.username == settings.admin_user)).first()
+            user = s.exec(select(StaffUser).where(StaffUser.username == settings.console.admin_user)).first()
             if user is None:
-                s.add(StaffUser(username=settings.admin_user, password_hash=hash_password(settings.admin_password),
+                s.add(StaffUser(username=settings.console.admin_user, password_hash=hash_password(settings.console.admin_password),
                                 role="admin", regions=[]))
-            elif user.role != "admin" or not user.active or not verify_password(settings.admin_password, user.password_hash):
+            elif user.role != "admin" or not user.active or not verify_password(settings.console.admin_password, user.password_hash):
                 user.role, user.active = "admin", True
                 if not user.password_changed:
-                    user.password_hash = hash_password(settings.admin_password)
+                    user.password_hash = hash_password(settings.console.admin_password)
                 else:
                     log.info("admin %s changed the password on the console; POLICYBOT_ADMIN_PASSWORD "
-                             "no longer resets it", settings.admin_user)
+                             "no longer resets it", settings.console.admin_user)
                 s.add(user)
     except IntegrityError:  # another worker created it at the same moment
-        log.info("admin %s created by another worker", settings.admin_user)
+        log.info("admin %s created by another worker", settings.console.admin_user)
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def start_session(session: Session, settings: Settings, user: StaffUser) -> str:
     token = secrets.token_urlsafe(32)
     session.exec(delete(StaffSession).where(StaffSession.user_id == user.id, StaffSession.expires_at < utcnow()))
     session.add(StaffSession(token_hash=_token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(24),
-                             expires_at=utcnow() + timedelta(hours=settings.console_session_hours)))
+                             expires_at=utcnow() + timedelta(hours=settings.console.session_hours)))
     return token
 
 

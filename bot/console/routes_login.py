@@ -71,7 +71,7 @@ def login_submit(request: Request, form: Posted, settings: SettingsDep, s: DbSes
     token = auth.start_session(s, settings, found.user)
     resp = RedirectResponse("/console/", status_code=303)  # the session commits before it is sent
     resp.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax", path="/console",
-                    secure=web.secure_cookie(request, settings), max_age=settings.console_session_hours * 3600)
+                    secure=web.secure_cookie(request, settings), max_age=settings.console.session_hours * 3600)
     resp.delete_cookie(auth.LOGIN_CSRF_COOKIE, path="/console")
     return resp
 
@@ -94,7 +94,7 @@ def password_page(request: Request, login: PageLogin):
 def _password_page(request: Request, login: auth.Login, error: str = "", notice: str = "",
                    status: int = 200) -> Response:
     settings = settings_of(request)
-    bootstrap = bool(settings.admin_password) and login.user.username == settings.admin_user
+    bootstrap = bool(settings.console.admin_password) and login.user.username == settings.console.admin_user
     return render(request, "password.html", login, status=status, error=error, notice=notice,
                   min_password=auth.MIN_PASSWORD, bootstrap=bootstrap)
 

@@ -70,7 +70,7 @@ class Attempt:
 
 
 def _spans(settings: Settings) -> tuple[timedelta, timedelta]:
-    return timedelta(seconds=settings.console_login_window), timedelta(seconds=settings.console_login_lockout)
+    return timedelta(seconds=settings.console.login_window), timedelta(seconds=settings.console.login_lockout)
 
 
 def lock_end(times: Sequence[datetime], limit: int, window: timedelta, lockout: timedelta) -> Optional[datetime]:
@@ -86,9 +86,9 @@ def lock_end(times: Sequence[datetime], limit: int, window: timedelta, lockout: 
 def _lock(s: Session, settings: Settings, attempt: Attempt, upto: int, now: datetime) -> tuple[Optional[datetime], str]:
     """The lock in force now, judged by the failures with an id up to `upto`: (until, scope)."""
     window, lockout = _spans(settings)
-    scopes = [("account", LoginAttempt.account == attempt.account, settings.console_login_max_failures)]
+    scopes = [("account", LoginAttempt.account == attempt.account, settings.console.login_max_failures)]
     if attempt.ip:
-        scopes.append(("ip", LoginAttempt.ip == attempt.ip, settings.console_login_max_failures_per_ip))
+        scopes.append(("ip", LoginAttempt.ip == attempt.ip, settings.console.login_max_failures_per_ip))
     found: tuple[Optional[datetime], str] = (None, "")
     for scope, where, limit in scopes:
         times = s.exec(select(LoginAttempt.at)
@@ -132,8 +132,8 @@ def failed(s: Session, settings: Settings, attempt: Attempt, actor: str, action:
     until, scope = _lock(s, settings, attempt, attempt.id, utcnow())
     if until is None:
         return None
-    limit = settings.console_login_max_failures if scope == "account" else settings.console_login_max_failures_per_ip
-    audit(s, actor, "locked", attempt.ip, f"{SCOPE_LABELS[scope]}在 {settings.console_login_window} 秒内失败 "
+    limit = settings.console.login_max_failures if scope == "account" else settings.console.login_max_failures_per_ip
+    audit(s, actor, "locked", attempt.ip, f"{SCOPE_LABELS[scope]}在 {settings.console.login_window} 秒内失败 "
                                           f"{limit} 次，锁定至 {_clock(until, utcnow())}")
     log.warning("console: %s %s locked until %s after %d failures", scope,
                 attempt.account if scope == "account" else attempt.ip, until.isoformat(timespec="seconds"), limit)

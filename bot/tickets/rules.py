@@ -80,13 +80,8 @@ def local_today(settings: Settings) -> date:
     return clock.today(settings)
 
 
-def holidays(settings: Settings) -> set[date]:
-    out = set()
-    for part in (settings.holidays or "").split(","):
-        part = part.strip()
-        if part:
-            out.add(date.fromisoformat(part))
-    return out
+def holidays(settings: Settings) -> frozenset[date]:
+    return settings.holidays  # parsed and checked with the settings (core/config.py)
 
 
 def add_working_days(start: date, days: int, skip: set[date] = frozenset()) -> date:

@@ -126,10 +126,10 @@ class PolicybotWeChatClient(WeChatClient):
     """wechatpy's client with a configurable API base, DB token storage and one token refresh."""
 
     def __init__(self, settings: Settings):
-        base = settings.wechat_api_base.rstrip("/")
+        base = settings.wechat.api_base.rstrip("/")
         self.API_BASE_URL = f"{base}/cgi-bin/"
         self._token_url = f"{base}/cgi-bin/token"
-        super().__init__(settings.wechat_appid, settings.wechat_secret,
+        super().__init__(settings.wechat.appid, settings.wechat.secret,
                          session=DatabaseSessionStorage(settings), timeout=10, auto_retry=False)
 
     def fetch_access_token(self):
@@ -181,7 +181,7 @@ class PolicybotWeChatClient(WeChatClient):
 
 
 def configured(settings: Settings) -> bool:
-    return bool(settings.wechat_appid and settings.wechat_secret)
+    return bool(settings.wechat.appid and settings.wechat.secret)
 
 
 def make_client(settings: Settings) -> PolicybotWeChatClient:

@@ -38,7 +38,7 @@ KEEP_WITHOUT_MAX_AGE = timedelta(days=1)  # WECHAT_MAX_AGE=0: no bound, keep a d
 
 
 def allowed(settings: Settings, request: Request) -> None:
-    nets = settings.allowed_networks
+    nets = settings.wechat.allowed_networks
     if nets and not web.ip_allowed(web.client_ip(request, settings), nets):
         raise Rejected(403, "来源地址不在 WECHAT_ALLOWED_IPS 允许的范围内")
 
@@ -78,7 +78,7 @@ def _forget_old(settings: Settings) -> None:
     """Pairs whose timestamp can no longer pass protocol.fresh need not be kept: a pair is
     recorded at the earliest max_age before its timestamp (clock skew) and fails the age check
     from max_age after it — so 2 × max_age after being recorded it is refused anyway."""
-    keep = timedelta(seconds=2 * settings.wechat_max_age) if settings.wechat_max_age > 0 else KEEP_WITHOUT_MAX_AGE
+    keep = timedelta(seconds=2 * settings.wechat.max_age) if settings.wechat.max_age > 0 else KEEP_WITHOUT_MAX_AGE
     try:
         with session_scope(settings.db_url) as s:
             s.exec(delete(SignedRequest).where(SignedRequest.seen_at < utcnow() - keep))

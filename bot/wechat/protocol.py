@@ -48,17 +48,17 @@ class Envelope:
 def channel_token(settings: Settings) -> Optional[str]:
     """WECHAT_TOKEN; for a local trial without one, a random token kept in the database (the
     simulator signs with it, every worker checks with it); None when /wechat is not configured."""
-    if settings.wechat_token:
-        return settings.wechat_token
+    if settings.wechat.token:
+        return settings.wechat.token
     if settings.simulator_enabled:
         return get_or_create_value(settings, SIMULATOR_TOKEN_KEY, lambda: secrets.token_hex(16))
     return None
 
 
 def crypto_for(settings: Settings, token: str) -> Optional[WeChatCrypto]:
-    if not settings.wechat_aes_key:
+    if not settings.wechat.aes_key:
         return None
-    return WeChatCrypto(token, settings.wechat_aes_key, settings.wechat_appid or "")
+    return WeChatCrypto(token, settings.wechat.aes_key, settings.wechat.appid or "")
 
 
 def _signed(token: str, params: dict) -> None:
@@ -72,14 +72,14 @@ def _signed(token: str, params: dict) -> None:
 def fresh(settings: Settings, timestamp: str, now: Optional[float] = None) -> None:
     """The signed timestamp is within WECHAT_MAX_AGE seconds of now (in the past or, for clock
     skew, the future); otherwise a signed URL read from a log would work forever."""
-    if settings.wechat_max_age <= 0:
+    if settings.wechat.max_age <= 0:
         return
     try:
         age = abs((time.time() if now is None else now) - int(timestamp))
     except (TypeError, ValueError):
         raise Rejected(403, "时间戳无效") from None
-    if age > settings.wechat_max_age:
-        raise Rejected(403, f"请求已过期：时间戳与服务器时间相差超过 {settings.wechat_max_age} 秒")
+    if age > settings.wechat.max_age:
+        raise Rejected(403, f"请求已过期：时间戳与服务器时间相差超过 {settings.wechat.max_age} 秒")
 
 
 def verify_get(settings: Settings, token: str, params: dict) -> str:
