@@ -54,13 +54,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
     metrics.install(app)  # GET /metrics, request counts and latency, X-Policybot-Worker
 
-    from bot import api
+    from bot import api, notices_api
+    from bot.console import notices as console_notices
     from bot.console import routes as console_routes
     from bot.wechat import routes as wechat_routes
     from forms import api as forms_api
 
     app.include_router(api.router)
+    app.include_router(notices_api.router)
     app.include_router(wechat_routes.router)
     app.include_router(forms_api.router)
     app.include_router(console_routes.router)
+    app.include_router(console_notices.router)
     return app

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.regions import display
 from forms.checks import CHECKS, format_verdict
-from forms.rules import cite, source_for_clause
+from forms.rules import cite, source_for_clause, withdrawn_notice
 from forms.state import Filled
 
 
@@ -31,7 +31,8 @@ def guide_done(done: Filled, context: Any) -> str:
     ref = done.form.cite
     source = source_for_clause(ref.notice, ref.quote, _kb(context), done.today)
     region = display(source.region) or ""
-    return (f"{done.form.title}到此结束。\n以上是{region}的规定，依据：{cite(source)}。"
+    basis = "" if withdrawn_notice(ref.notice, _kb(context)) else f"，依据：{cite(source)}"  # an admin withdrew it
+    return (f"{done.form.title}到此结束。\n以上是{region}的规定{basis}。"
             "其他地区的步骤可能不同，请以当地人社部门为准。\n"
             "还有问题可以直接问我；没拿到券可以回复“投诉”。")
 

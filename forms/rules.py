@@ -106,9 +106,22 @@ def evaluate(ruleset: str, facts: dict[str, Any], kb=None, labels: dict[str, str
 
 def _sources(clauses: list[dict], region: str | None, kb, today: date) -> list[Source]:
     """The clauses' citations; a clause with a `scope` is cited only to followers in it
-    (聊城's own notice for 聊城), unless none would be left."""
+    (聊城's own notice for 聊城), unless none would be left; a withdrawn notice's, never."""
     picked = [c for c in clauses if not c.get("scope") or within(region, c["scope"])] or clauses
-    return [source_for_clause(c["notice"], c["quote"], kb, today) for c in picked]
+    return [source_for_clause(c["notice"], c["quote"], kb, today) for c in picked
+            if not withdrawn_notice(c["notice"], kb)]
+
+
+def withdrawn_notice(notice_key: str, kb) -> bool:
+    """An admin withdrew the notice (knowledge/lifecycle.py): its clause is no longer quoted."""
+    if kb is None or not hasattr(kb, "is_withdrawn"):
+        return False
+    meta = notices()[notice_key]
+    try:
+        return kb.is_withdrawn(doc_number=meta.get("doc_number"), file=meta.get("file"))
+    except Exception:  # a citation check must never break a verdict
+        log.exception("knowledge base could not tell whether %s is withdrawn", notice_key)
+        return False
 
 
 def source_for_clause(notice_key: str, quote: str, kb=None, today: date | None = None) -> Source:

@@ -204,10 +204,18 @@ def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limi
         asks_end = any(t.name in ("date", "deadline") for t in types)  # “到什么时候截止”: the end date is the answer
         first = "⚠️" + EXPIRED.format(d=cn_date(valid)) + ("" if asks_end or not first else "原规定：" + first)
     lines = [lead] if lead else []
+    if n.replaced_by is not None:  # quoted only because the question names it (knowledge/index.py)
+        lines.append(replaced_line(n))
     if first:
         lines.append(first)
     lines += [f"{heading}「{quote}」", f"——{citation(n)}", f"适用地区：{n.region or '未注明'}"]
     return lines, to_source(hit, quote, today)
+
+
+def replaced_line(notice) -> str:
+    """The line before a superseded notice's clause: which notice replaced it."""
+    new = notice.replaced_by
+    return f"⚠️该文件已被{book_title(new.title)}替代，以下是原规定，请以新文件为准。"
 
 
 def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead: str = "",
@@ -231,6 +239,8 @@ def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead
         other_quote = best_quote(other.chunk.text, other.sentence_scores, limit=90)
         where = other.notice.region or "未注明地区"
         title = book_title(other.notice.title)
+        if other.notice.replaced_by is not None:
+            title += f"（已被{book_title(other.notice.replaced_by.title)}替代）"
         if same_rule(source.excerpt, other_quote):
             line = f"另：{where}{title}也有相同规定。"
         else:

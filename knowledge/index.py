@@ -8,6 +8,10 @@ knowledge/ranker.py and the model's probability that it answers; the service ref
 best probability is under the calibrated threshold.
 Why the in-memory parts are rebuilt from the database: chunks, tokens and sentence vectors
 (the embedding cache) live in SQL, so any worker rebuilds them when IndexState.version moves.
+The notices' lifecycle (knowledge/lifecycle.py) is applied at the load: a withdrawn notice's
+clauses are not loaded (so neither BM25 leg, nor Chroma's results, which map through the loaded
+ids, can return them), and a superseded notice's clauses leave the pool unless the question
+names that notice (then its replacement's leave instead).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from knowledge import ranker as ranking
 from knowledge.embeddings import Embedder
 from knowledge.families import families, quotable_family
 from knowledge.lexical import BM25, Query, coverage, rarest_missed
+from knowledge.lifecycle import names_notice
 from knowledge.qtypes import QType, figure_absent, type_match
 from knowledge.scope import Scope, nearest
 from knowledge.sentences import SentenceIndex
@@ -49,6 +54,8 @@ class NoticeInfo:
     date: date | None
     region: str | None
     valid_until: date | None
+    superseded_by: int | None = None  # the replacing notice's id (knowledge/lifecycle.py)
+    replaced_by: "NoticeInfo | None" = None  # that notice, when it is in force
 
 
 @dataclass
@@ -142,11 +149,16 @@ class HybridIndex:
 
     def load(self, session: Session) -> None:
         version = self.db_version(session)
+        # a withdrawn notice is not loaded at all: no leg, no note, no choice, no overview finds it
         notices = {n.id: NoticeInfo(n.id, n.file, n.seq, n.title, n.doc_number, n.issuer, n.date, n.region,
-                                    n.valid_until)
-                   for n in session.exec(select(Notice))}
+                                    n.valid_until, n.superseded_by)
+                   for n in session.exec(select(Notice).where(Notice.withdrawn_at.is_(None)))}
+        for n in notices.values():
+            n.replaced_by = notices.get(n.superseded_by) if n.superseded_by is not None else None
         chunks, docs, grams, contexts = [], [], [], []
         for c in session.exec(select(Chunk).order_by(Chunk.id)):
+            if c.notice_id not in notices:
+                continue
             toks = c.tokens.split()
             docs.append(toks)
             grams.append(char_grams(c.heading_path + c.text))
@@ -202,6 +214,8 @@ class HybridIndex:
         refs = [tok for tok, _alts in query.concepts if tok.startswith("序号:")]
         referenced = {i for i, c in enumerate(st.chunks) if any(r in c.haystack for r in refs)} if refs else set()
         pool = set(lex_rank) | set(char_rank) | set(dense_rank) | set(sent_order[:POOL]) | referenced
+        hidden = self._hidden(st, ctx.question)
+        pool = {i for i in pool if st.chunks[i].notice_id not in hidden}
         if not pool:
             return []
         lex_max, char_max = float(lex.max()) or 1.0, float(chars.max()) or 1.0
@@ -277,6 +291,18 @@ class HybridIndex:
         for h in hits[:4]:
             self._unit_scores(h, qv, ctx)
         return hits
+
+    @staticmethod
+    def _hidden(st: _State, question: str) -> set[int]:
+        """Notices whose clauses do not rank for this question: a superseded notice, unless the
+        question names it (its 文号, title or year) — then its replacement, since the question
+        asks about the old rule."""
+        hidden: set[int] = set()
+        named: set[int] = set()
+        for n in st.notices.values():
+            if n.replaced_by is not None:
+                (named if names_notice(question, n, n.replaced_by) else hidden).add(n.id)
+        return (hidden | {st.notices[i].replaced_by.id for i in named}) - named
 
     def unit_features(self, hit: Hit, qv: np.ndarray | None, ctx: SearchContext) -> np.ndarray:
         """Per sentence of the clause: word coverage (and relative to the clause's best), closeness

@@ -2,8 +2,9 @@
 
 Why file hashes: the bundled corpus is re-checked on every start, and an admin may upload the
 same file twice; an unchanged file costs one hash and one row read. A changed file replaces
-all of its notices and chunks in one transaction (and its vectors), so no stale clause can be
-answered. Every change bumps IndexState.version, which tells every worker to reload.
+all of its chunks in one transaction (and its vectors), so no stale clause can be answered; its
+notices keep their rows, lifecycle and earlier versions. Every change bumps IndexState.version,
+which tells every worker to reload.
 """
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ from sqlmodel import Session, delete, select
 from knowledge.chunking import chunk_notice
 from knowledge.embeddings import Embedder, embed_cached
 from knowledge.lexical import tokenize
+from knowledge.lifecycle import apply_metadata
 from knowledge.loaders import SUPPORTED, load_text
 from knowledge.structure import parse_notices
 from knowledge.vectors import VectorStore
+from knowledge.versions import record as record_version
 from storage.models import Chunk, IndexState, Notice, SourceFile, utcnow
 
 log = logging.getLogger(__name__)
@@ -93,52 +96,71 @@ def collect_files(paths: list[Path]) -> list[Path]:
 
 
 def ingest_file(session: Session, path: Path, embedder: Embedder, vectors: VectorStore | None,
-                name: str | None = None, defer_vectors: bool = False) -> str:
+                name: str | None = None, defer_vectors: bool = False, actor: str = "system") -> str:
     """'added' | 'updated' | 'unchanged' for one file (caller commits).
 
     `defer_vectors`: store the chunks (searchable by BM25 once committed) and leave their dense
     vectors to `embed_pending` — a chunk with an empty text_hash has no vector yet.
     A file that is not a notice (binary, neither UTF-8 nor GB18030, (nearly) empty, a corrupt
     Word/PDF file) raises `loaders.NotANotice` with the Chinese reason before anything is
-    written, so a bad new version never replaces a good old one."""
+    written, so a bad new version never replaces a good old one.
+    A changed file keeps its notices' rows (by position in the file): their withdrawal,
+    supersession and admin edits stay (knowledge/lifecycle.py), their chunks are replaced, and
+    each notice's earlier version is kept with the difference and `actor` (knowledge/versions.py)."""
     data = path.read_bytes()
     digest = hashlib.sha256(data + pipeline_signature().encode()).hexdigest()
     name = name or file_key(path)
     existing = session.exec(select(SourceFile).where(SourceFile.name == name)).first()
     if existing and existing.sha256 == digest:
         return "unchanged"
+    old_rows = {n.seq: n for n in session.exec(select(Notice).where(Notice.file == name))} if existing else {}
+    old_texts: dict[int, list[str]] = {}
+    for c in (session.exec(select(Chunk).where(Chunk.file == name).order_by(Chunk.seq)) if existing else ()):
+        old_texts.setdefault(c.notice_id, []).append(c.text)
     # Parse, chunk and tokenise before the first write: on SQLite the first write takes the
     # database's write lock, and a 12 MB notice must not hold it while jieba works (every
     # WeChat message needs that lock for its de-dup claim).
     drafts = parse_notices(load_text(path))
     planned = []
     for draft in drafts:
-        notice = Notice(file=name, seq=draft.seq, title=draft.title, doc_number=draft.doc_number,
-                        issuer=draft.issuer, date=draft.date, province=draft.region.province,
-                        city=draft.region.city, county=draft.region.county,
-                        valid_until=draft.valid_until, meta={"header": draft.meta.get("header", [])})
+        extracted = {"title": draft.title, "doc_number": draft.doc_number, "issuer": draft.issuer,
+                     "date": draft.date.isoformat() if draft.date else None, "province": draft.region.province,
+                     "city": draft.region.city, "county": draft.region.county,
+                     "valid_until": draft.valid_until.isoformat() if draft.valid_until else None}
+        row = old_rows.get(draft.seq)
+        notice = Notice(file=name, seq=draft.seq, title="", meta={"header": draft.meta.get("header", [])},
+                        overrides=dict(row.overrides or {}) if row else {})
+        apply_metadata(notice, extracted)  # what answers use: the admin's edits over the file's values
         chunks = []
         for seq, c in enumerate(chunk_notice(draft)):
             lex = lexical_text(notice.title, notice.doc_number, c.path, c.text, notice.issuer, notice.region)
             chunks.append((Chunk(file=name, seq=seq, kind=c.kind, heading_path=c.path, text=c.text,
                                  valid_until=c.valid_until, tokens=" ".join(tokenize(lex))),
                            embed_text(c.path, c.text)))
-        planned.append((notice, chunks))
+        planned.append((notice, row, extracted, chunks))
     if not defer_vectors:  # the model runs before the cache rows are written, as above
-        hashes, matrix = embed_cached(embedder, [t for _n, chunks in planned for _c, t in chunks], session)
+        hashes, matrix = embed_cached(embedder, [t for *_n, chunks in planned for _c, t in chunks], session)
+    old_at = existing.ingested_at if existing else None
     if existing:
-        _remove_file(session, name, vectors)
+        _remove_chunks(session, name, [n.id for n in old_rows.values()], vectors)
         existing.sha256, existing.path, existing.ingested_at = digest, str(path), utcnow()
         session.add(existing)
     else:
         session.add(SourceFile(name=name, path=str(path), sha256=digest))
     rows: list[tuple[Chunk, str]] = []
-    for notice, chunks in planned:
+    for notice, row, extracted, chunks in planned:
+        if row is not None:  # the same notice, new text: its lifecycle stays
+            apply_metadata(row, extracted)
+            row.meta = notice.meta
+            notice = row
         session.add(notice)
         session.flush()
         for chunk, embedded in chunks:
             chunk.notice_id = notice.id
             rows.append((chunk, embedded))
+        record_version(session, notice, actor, digest, old_texts.get(notice.id, []) if row is not None else None,
+                       [c.text for c, _ in chunks], old_at)
+    _drop_notices(session, [n.id for seq, n in old_rows.items() if seq not in {d.seq for d in drafts}])
     for chunk, _ in rows:
         session.add(chunk)
     session.flush()
@@ -171,13 +193,22 @@ def embed_pending(session: Session, embedder: Embedder, vectors: VectorStore | N
     return len(pending)
 
 
-def _remove_file(session: Session, name: str, vectors: VectorStore | None) -> None:
-    notice_ids = list(session.exec(select(Notice.id).where(Notice.file == name)))
+def _remove_chunks(session: Session, name: str, notice_ids: list[int], vectors: VectorStore | None) -> None:
     if notice_ids:
         session.exec(delete(Chunk).where(Chunk.notice_id.in_(notice_ids)))
-        session.exec(delete(Notice).where(Notice.id.in_(notice_ids)))
     if vectors is not None:
         vectors.delete_file(name)
+
+
+def _drop_notices(session: Session, notice_ids: list[int]) -> None:
+    """Notices the new version of a file no longer holds (their chunks are gone already); a
+    notice they replaced is no longer superseded. Their audit trail stays."""
+    if not notice_ids:
+        return
+    for n in session.exec(select(Notice).where(Notice.superseded_by.in_(notice_ids))):
+        n.superseded_by = None
+        session.add(n)
+    session.exec(delete(Notice).where(Notice.id.in_(notice_ids)))
 
 
 def bump_version(session: Session) -> None:

@@ -219,7 +219,7 @@ def overview(kb, place: tuple[str, str] | None) -> Answer:
     """The place's notices (its own first, then its province's), as numbered choices."""
     index = kb._reload()
     today = kb.today()
-    notices = list(index.notices.values())
+    notices = [n for n in index.notices.values() if n.replaced_by is None]  # in force (withdrawn: not loaded)
     if place is not None:
         notices = [n for n in notices if region_matches(place[0], n.region) >= COVERS]
         if not notices:

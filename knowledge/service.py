@@ -10,6 +10,9 @@ background thread of the process that took the upload (a chunk without a vector 
 text_hash in the database, so any process resumes the work after a restart).
 Questions are normalised first (normalise.py), and the answer says whose rule it quotes when it
 is not the asker's place's (or that the place has no notice at all).
+An admin's withdrawal, restore, supersession or edit (knowledge/lifecycle.py, through `change`)
+is a database change with a version bump like an ingest: every worker reloads and answers by it;
+a withdrawn notice is never a citation here either (`source_for`, `source_for_file`).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from knowledge import answer as answering
 from knowledge import responder
 from knowledge.embeddings import make_embedder
 from knowledge.index import HybridIndex
+from knowledge.lifecycle import normal_doc_number
 from knowledge.ingest import bump_version, collect_files, embed_pending, ingest_file, ingest_lock
 from knowledge.normalise import normalise_question
 from knowledge.types import Answer, Source
@@ -117,12 +121,13 @@ class KnowledgeBase:
         self._kick_vectors()  # vectors an interrupted background fill left undone
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, paths: list[Path]) -> dict:
+    def ingest(self, paths: list[Path], actor: str = "cli") -> dict:
         """Add or update notices from files; returns a report {file: 'added'|'updated'|'unchanged'}."""
-        return self._ingest_paths(collect_files([Path(p) for p in paths]), reload=True)
+        return self._ingest_paths(collect_files([Path(p) for p in paths]), reload=True, actor=actor)
 
-    def ingest_upload(self, filename: str, data: bytes) -> dict:
-        """Store an uploaded file under the data dir, then ingest it."""
+    def ingest_upload(self, filename: str, data: bytes, actor: str = "api") -> dict:
+        """Store an uploaded file under the data dir, then ingest it (`actor`: who, for the
+        notice's versions)."""
         from knowledge.ingest import safe_name
 
         target_dir = self.settings.data_dir / "uploads"
@@ -130,7 +135,7 @@ class KnowledgeBase:
         target = target_dir / safe_name(filename)
         target.write_bytes(data)
         # searchable by BM25 as soon as this returns; the dense vectors follow in the background
-        report = self._ingest_paths([target], reload=True, defer_vectors=True)
+        report = self._ingest_paths([target], reload=True, defer_vectors=True, actor=actor)
         self._kick_vectors()
         return report
 
@@ -190,7 +195,8 @@ class KnowledgeBase:
             time.sleep(0.05)
         return False
 
-    def _ingest_paths(self, files: list[Path], reload: bool, defer_vectors: bool = False) -> dict:
+    def _ingest_paths(self, files: list[Path], reload: bool, defer_vectors: bool = False,
+                      actor: str = "system") -> dict:
         index = self._components()
         report: dict[str, str] = {}
         for path in files:
@@ -198,7 +204,7 @@ class KnowledgeBase:
             try:
                 with session_scope(self.settings.db_url) as session, ingest_lock(session, self.settings.data_dir):
                     report[name] = ingest_file(session, path, index.embedder, index.vectors,
-                                               defer_vectors=defer_vectors)
+                                               defer_vectors=defer_vectors, actor=actor)
             except Exception as exc:
                 log.exception("ingest of %s failed", path)
                 report[name] = f"failed: {exc}"
@@ -251,22 +257,39 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ citations
     def notices(self) -> list[dict]:
-        """Every notice with its metadata and chunk count (admin listing)."""
-        from sqlalchemy import func
-
-        from storage.models import Chunk, Notice
+        """Every notice with its metadata, chunk count and lifecycle (admin listing)."""
+        from knowledge.notice_views import listing
 
         with session_scope(self.settings.db_url) as session:
-            counts = dict(session.exec(select(Chunk.notice_id, func.count(Chunk.id)).group_by(Chunk.notice_id)).all())
-            pending = dict(session.exec(select(Chunk.notice_id, func.count(Chunk.id))
-                                        .where(Chunk.text_hash == "").group_by(Chunk.notice_id)).all())
-            rows = session.exec(select(Notice).order_by(Notice.file, Notice.seq)).all()
-            return [{"id": n.id, "file": n.file, "seq": n.seq, "title": n.title, "doc_number": n.doc_number,
-                     "issuer": n.issuer, "date": n.date.isoformat() if n.date else None,
-                     "region": n.region, "province": n.province, "city": n.city, "county": n.county,
-                     "valid_until": n.valid_until.isoformat() if n.valid_until else None,
-                     "chunks": counts.get(n.id, 0),
-                     "vectors_pending": pending.get(n.id, 0)} for n in rows]
+            return listing(session, self.today())
+
+    def notice(self, notice_id: int) -> dict:
+        """One notice whole: chunks as quoted, versions, audit trail (lifecycle.LifecycleError 404)."""
+        from knowledge.notice_views import detail
+
+        with session_scope(self.settings.db_url) as session:
+            return detail(session, notice_id, self.today())
+
+    def change(self, action: str, notice_id: int, actor: str, **args) -> dict:
+        """withdraw(reason) | restore(reason) | supersede(by, reason) | edit(changes, reason), with
+        its audit event, under the ingest lock (version bumps never race); this process reloads
+        at once, the others within RELOAD_CHECK_SECONDS. Returns the notice as listed."""
+        from knowledge import lifecycle
+
+        op = {"withdraw": lifecycle.withdraw, "restore": lifecycle.restore, "supersede": lifecycle.supersede,
+              "edit": lifecycle.edit}[action]
+        with session_scope(self.settings.db_url) as session, ingest_lock(session, self.settings.data_dir):
+            op(session, notice_id, actor=actor, **args)
+        self._reload(force=True)
+        return self.notice(notice_id)["notice"]
+
+    def is_withdrawn(self, doc_number: str | None = None, file: str | None = None) -> bool:
+        """Whether the notice a form rule cites (by 文号, else by file) is withdrawn."""
+        from storage.models import Notice
+
+        with session_scope(self.settings.db_url) as session:
+            n = self._cited(session, doc_number, file, Notice)
+            return n is not None and n.withdrawn_at is not None
 
     def chunks(self, file: str | None = None) -> list[dict]:
         from storage.models import Chunk
@@ -283,6 +306,8 @@ class KnowledgeBase:
     def _source(self, notice, excerpt: str) -> Source:
         from storage.models import Chunk
 
+        if notice.withdrawn_at is not None:  # no answer quotes a withdrawn notice (forms fall back)
+            return Source(file="", title="", doc_number=None, excerpt="")
         expired = False
         valid = notice.valid_until
         if excerpt:
@@ -297,15 +322,27 @@ class KnowledgeBase:
                       date=notice.date.isoformat() if notice.date else None, region=notice.region,
                       excerpt=excerpt, expired=expired)
 
+    @staticmethod
+    def _cited(session, doc_number, file, Notice):
+        """The notice a citation means: the one with that 文号, else the file's first notice."""
+        if doc_number:
+            want = normal_doc_number(doc_number)
+            for n in session.exec(select(Notice).where(Notice.doc_number.is_not(None))):
+                if normal_doc_number(n.doc_number) == want:
+                    return n
+            return None
+        if file:
+            return session.exec(select(Notice).where(Notice.file == file).order_by(Notice.seq)).first()
+        return None
+
     def source_for(self, doc_number: str, excerpt: str = "") -> Source:
         """A citation for a notice known by its 文号 (used by the forms' rules)."""
         from storage.models import Notice
 
-        want = _normal_doc_number(doc_number)
         with session_scope(self.settings.db_url) as session:
-            for n in session.exec(select(Notice).where(Notice.doc_number.is_not(None))):
-                if _normal_doc_number(n.doc_number) == want:
-                    return self._source(n, excerpt)
+            n = self._cited(session, doc_number, None, Notice)
+            if n is not None:
+                return self._source(n, excerpt)
         return Source(file="", title="", doc_number=doc_number, excerpt=excerpt)
 
     def source_for_file(self, file: str, excerpt: str = "") -> Source:
@@ -313,15 +350,10 @@ class KnowledgeBase:
         from storage.models import Notice
 
         with session_scope(self.settings.db_url) as session:
-            n = session.exec(select(Notice).where(Notice.file == file).order_by(Notice.seq)).first()
+            n = self._cited(session, None, file, Notice)
             if n is not None:
                 return self._source(n, excerpt)
         return Source(file=file, title="", excerpt=excerpt)
 
 
-def _normal_doc_number(text: str | None) -> str:
-    t = squash(text or "")
-    for a, b in (("[", "〔"), ("［", "〔"), ("(", "〔"), ("（", "〔"), ("【", "〔"),
-                 ("]", "〕"), ("］", "〕"), (")", "〕"), ("）", "〕"), ("】", "〕")):
-        t = t.replace(a, b)
-    return t
+_normal_doc_number = normal_doc_number  # the old name

@@ -50,6 +50,16 @@ class Notice(SQLModel, table=True):
     county: Optional[str] = None
     valid_until: Optional[Date] = None
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # the lifecycle (knowledge/lifecycle.py): the columns above are what answers use — the file's
+    # values (`extracted`) with the admin's edits (`overrides`) laid over them
+    extracted: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON),
+                                      description="metadata as the extractor read it from the file (dates ISO)")
+    overrides: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON),
+                                      description="metadata an admin set; survives re-ingesting the file")
+    withdrawn_at: Optional[datetime] = Field(default=None, description="set: no answer quotes it")
+    withdrawn_by: Optional[str] = None
+    withdrawn_reason: Optional[str] = Field(default=None, sa_column=Column(Text))
+    superseded_by: Optional[int] = Field(default=None, index=True, description="Notice.id of the notice replacing it")
 
     @property
     def region(self) -> Optional[str]:
@@ -70,6 +80,38 @@ class Chunk(SQLModel, table=True):
     valid_until: Optional[Date] = None
     tokens: str = Field("", sa_column=Column(Text), description="jieba tokens, space-joined: workers rebuild BM25 without re-tokenising")
     text_hash: str = Field("", index=True, description="sha1 of the embedded text: key of EmbeddingCache")
+
+
+class NoticeEvent(SQLModel, table=True):
+    """The notices' audit trail: edits, withdrawals, restores, supersessions, re-ingests — who,
+    when, what (field, old and new value), why. No foreign key: the trail outlives a notice a
+    re-ingested file no longer holds."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    notice_id: int = Field(index=True)
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = Field(description="a console username, 'api', 'cli:<user>' or 'system'")
+    action: str = Field(description="edited | withdrawn | restored | superseded | ingested | reingested")
+    field: Optional[str] = None
+    old_value: Optional[str] = Field(default=None, sa_column=Column(Text))
+    new_value: Optional[str] = Field(default=None, sa_column=Column(Text))
+    reason: str = Field("", sa_column=Column(Text))
+
+
+class NoticeVersion(SQLModel, table=True):
+    """One ingested version of a notice: the chunk texts it had, and what changed from the
+    version before (knowledge/versions.py) — an earlier version stays readable after a re-upload."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    notice_id: int = Field(index=True)
+    file: str = Field(index=True)
+    number: int = Field(1, description="1 for the first ingest, then 2, 3 …")
+    at: datetime = Field(default_factory=utcnow)
+    actor: str = "system"
+    sha256: str = ""
+    texts: list[str] = Field(default_factory=list, sa_column=Column(JSON), description="the chunk texts, in order")
+    added: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    removed: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class EmbeddingCache(SQLModel, table=True):

@@ -28,7 +28,8 @@ from tests.conftest import ROOT, fresh_database_url
 
 pytestmark = pytest.mark.db
 
-HEAD = "0002_password_changed"
+HEAD = "0003_notice_lifecycle"
+LIFECYCLE_COLUMNS = ("extracted", "overrides", "withdrawn_at", "withdrawn_by", "withdrawn_reason", "superseded_by")
 T0 = datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc)
 
 
@@ -111,6 +112,9 @@ def check_rows(url: str, *, audit: bool = True) -> None:
         notice = s.exec(select(Notice).where(Notice.file == "003_a712")).one()
         assert (notice.doc_number, notice.valid_until, notice.meta) == ("鲁人社字〔2020〕1号", date(2021, 12, 31), {"k": "v"})
         assert s.exec(select(Chunk).where(Chunk.notice_id == notice.id)).one().text == "以工代训补贴每人每月500元。"
+        # revision 3: what the extractor read is kept apart from the admin's edits (none yet)
+        assert notice.extracted["doc_number"] == "鲁人社字〔2020〕1号" and notice.extracted["valid_until"] == "2021-12-31"
+        assert notice.overrides == {} and notice.withdrawn_at is None and notice.superseded_by is None
         ticket = s.exec(select(Ticket).where(Ticket.number == "TS20261120-000001")).one()
         assert (ticket.phone, ticket.status, ticket.answer_due) == ("13800138000", "处理中", date(2026, 12, 9))
         trail = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.at)).all()
@@ -127,9 +131,12 @@ def check_rows(url: str, *, audit: bool = True) -> None:
 def test_rows_written_at_the_baseline_survive_the_upgrade(url):
     result = migrate.upgrade(url, migrate.BASELINE)
     assert (result.before, result.after) == (None, migrate.BASELINE)
-    # the baseline is the schema create_all made before migrations: the models less revision 2
-    diffs = schema_diffs(url)
-    assert [(d[0], d[2], d[3].name) for d in diffs] == [("add_column", "staffuser", "password_changed")], diffs
+    # the baseline is the schema create_all made before migrations: the models less revisions 2, 3
+    diffs = [d[0] if isinstance(d, tuple) else d[0][0] for d in schema_diffs(url)]
+    added = sorted((d[2], d[3].name) for d in schema_diffs(url) if isinstance(d, tuple) and d[0] == "add_column")
+    assert added == sorted([("staffuser", "password_changed"), *(("notice", c) for c in LIFECYCLE_COLUMNS)]), added
+    tables = sorted(d[1].name for d in schema_diffs(url) if isinstance(d, tuple) and d[0] == "add_table")
+    assert tables == ["noticeevent", "noticeversion"] and set(diffs) <= {"add_column", "add_table", "add_index"}
 
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.begin() as conn:
@@ -173,12 +180,17 @@ def test_bootstrap_admin_keeps_a_password_changed_before_the_upgrade(url, tmp_pa
 
 def legacy_database(url: str, *, drop_tables: tuple[str, ...] = (), drop_column: str = "") -> None:
     """What an older release left: create_all of its models (the baseline, i.e. today's models
-    without revision 2's column, maybe without the tables it did not have yet), no alembic_version."""
+    without revisions 2 and 3, maybe without the tables it did not have yet), no alembic_version."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     db.ensure_sqlite_dir(url)
     with engine.begin() as conn:
         SQLModel.metadata.create_all(conn)
         conn.execute(sa.text("ALTER TABLE staffuser DROP COLUMN password_changed"))
+        conn.execute(sa.text("DROP TABLE noticeevent"))  # revision 3's, as well
+        conn.execute(sa.text("DROP TABLE noticeversion"))
+        conn.execute(sa.text("DROP INDEX ix_notice_superseded_by"))
+        for column in LIFECYCLE_COLUMNS:
+            conn.execute(sa.text(f"ALTER TABLE notice DROP COLUMN {column}"))
         for name in drop_tables:
             conn.execute(sa.text(f"DROP TABLE {name}"))
         if drop_column:

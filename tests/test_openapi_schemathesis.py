@@ -5,7 +5,7 @@ matches the schema it advertises; a JSON refusal gives its reason in Chinese. /w
 the console (HTML) are not JSON routes: tests/test_wechat_properties.py and
 tests/test_http_properties.py cover them.
 
-The upload route needs `Authorization: Bearer $POLICYBOT_ADMIN_TOKEN`: a case schemathesis meant
+The upload and notice-admin routes need `Authorization: Bearer $POLICYBOT_ADMIN_TOKEN`: a case schemathesis meant
 to be valid gets the real token, an invalid one keeps whatever was generated (a refusal).
 
 One test per operation, the list written out so that a route added later is not skipped
@@ -30,9 +30,13 @@ pytestmark = pytest.mark.db
 
 ADMIN_TOKEN = "schemathesis-admin-token-123"
 JSON_ROUTES = re.compile(r"^/(healthz$|api/|simulator/api/)")
+NOTICE_ADMIN = ["GET /api/notices/{notice_id}", "PATCH /api/notices/{notice_id}",
+                "POST /api/notices/{notice_id}/withdraw", "POST /api/notices/{notice_id}/restore",
+                "POST /api/notices/{notice_id}/supersede"]
 OPERATIONS = ["GET /healthz", "POST /api/ask", "GET /api/notices", "GET /api/chunks", "POST /api/ingest",
               "POST /api/check/{form}", "GET /simulator/api/menu", "POST /simulator/api/send",
-              "GET /simulator/api/inbox"]
+              "GET /simulator/api/inbox", *NOTICE_ADMIN]
+ADMIN = {"POST /api/ingest", *NOTICE_ADMIN}  # the token goes with the cases meant to be valid
 # No parameters or body in the schema (/api/check reads its body itself; a string path segment
 # has no invalid value): schemathesis has nothing to make invalid.
 NOTHING_TO_NEGATE = {"GET /healthz", "GET /api/notices", "GET /simulator/api/menu", "POST /api/check/{form}"}
@@ -40,8 +44,9 @@ CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in OPERATIONS if label not in NOTHING_TO_NEGATE]
 EXAMPLES = 25  # per operation and mode
 # Valid by the schema, still refused: schemathesis names an uploaded file after its field
-# ("files", no extension: 415), and a form name is any string (404 for all but two).
-NEVER_OK = {"POST /api/ingest", "POST /api/check/{form}"}
+# ("files", no extension: 415), a form name is any string (404 for all but two), and a notice id
+# any integer (404 for all but the seven bundled notices; 409 once one is withdrawn or restored).
+NEVER_OK = {"POST /api/ingest", "POST /api/check/{form}", *NOTICE_ADMIN}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +75,7 @@ def test_json_route_keeps_its_schema(api_schema, srv, label, mode):
     @fast(EXAMPLES)
     @given(operation.as_strategy(generation_mode=mode))
     def run(case):
-        if path == "/api/ingest" and mode == GenerationMode.POSITIVE:
+        if label in ADMIN and mode == GenerationMode.POSITIVE:
             case.headers = {**(case.headers or {}), "authorization": f"Bearer {ADMIN_TOKEN}"}
         response = case.call_and_validate(base_url=srv.base_url, timeout=30,
                                           checks=[not_a_server_error, response_schema_conformance])
@@ -82,5 +87,5 @@ def test_json_route_keeps_its_schema(api_schema, srv, label, mode):
     assert all(status < 500 for status in seen), seen
     if mode == GenerationMode.POSITIVE and label not in NEVER_OK:
         assert any(200 <= status < 300 for status in seen), seen  # not only refusals
-    if label == "POST /api/ingest" and mode == GenerationMode.POSITIVE:
+    if label in ADMIN and mode == GenerationMode.POSITIVE:
         assert 401 not in seen and 403 not in seen, seen  # the token was taken; the files were judged

@@ -6,7 +6,8 @@ different reasons; both stand on bot.console.deps (login, roles, CSRF) and bot.c
 (rendering, error pages). An upload is read and checked before anything is stored
 (knowledge.loaders.refusal): a file that is not a notice — binary, empty, nearly empty, a
 corrupt Word/PDF file — is refused with its reason, on the page, and nothing of that upload is
-indexed.
+indexed. The list is grouped by source file, newest
+upload first, with each notice's status; a notice's own page is bot.console.notices.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bot.console.deps import AdminLogin, AdminPage, CheckedForm, DbSession, Page
 from bot.console.pages import ConsoleError, ConsoleRoute, db_id, render
 from bot.routing import load_routing
 from knowledge.loaders import refusal
+from knowledge.notice_views import grouped
 from storage.models import StaffEvent, StaffUser
 
 log = logging.getLogger("policybot.console")
@@ -86,7 +88,8 @@ def notices_page(request: Request, login: PageLogin):
 
 def _notices_page(request: Request, login: auth.Login, error: str = "", report: dict | None = None,
                   status: int = 200) -> Response:
-    return render(request, "notices.html", login, status=status, notices=request.app.state.kb.notices(),
+    notices = request.app.state.kb.notices()
+    return render(request, "notices.html", login, status=status, notices=notices, groups=grouped(notices),
                   can_upload=login.user.role == "admin", error=error, report=report or {},
                   status_labels=STATUS_LABELS)
 
@@ -119,7 +122,7 @@ def notices_upload(request: Request, login: AdminLogin, form: CheckedForm):
     report: dict[str, str] = {}
     for name, data in files:
         try:
-            report.update(request.app.state.kb.ingest_upload(name, data))
+            report.update(request.app.state.kb.ingest_upload(name, data, actor=login.user.username))
         except Exception:  # a broken file must not take the page down
             log.exception("console: ingest of an uploaded notice failed")
             return _notices_page(request, login, error=f"{name}：无法读取该文件", status=400)
