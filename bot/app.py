@@ -50,13 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="技能政策助手 policybot", lifespan=lifespan)
     app.state.settings = settings
-    app.state.kb = KnowledgeBase(settings)
+    app.state.kb = KnowledgeBase(settings, log_questions=True)  # the channels' questions are logged
     web.install(app)
     metrics.install(app)  # GET /metrics, request counts and latency, X-Policybot-Worker
 
-    from bot import api, notices_api
+    from bot import api, notices_api, unanswered_api
     from bot.console import notices as console_notices
     from bot.console import routes as console_routes
+    from bot.console import unanswered as console_unanswered
     from bot.wechat import routes as wechat_routes
     from forms import api as forms_api
 
@@ -66,4 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(forms_api.router)
     app.include_router(console_routes.router)
     app.include_router(console_notices.router)
+    app.include_router(unanswered_api.router)
+    app.include_router(console_unanswered.router)
     return app

@@ -128,6 +128,43 @@ class OpenAIEmbedder:
     queries = passages
 
 
+class QueryCache:
+    """An embedder whose query vectors are remembered (the latest `size` texts): the
+    taught-answer lookup and the search embed the same question text (knowledge/taught.py,
+    knowledge/responder.py `dense_text`), and the question log embeds it again later; one model
+    call serves all three. Passages go straight through."""
+
+    def __init__(self, embedder: Embedder, size: int = 256):
+        from collections import OrderedDict
+
+        self.inner = embedder
+        self.name, self.dim = embedder.name, embedder.dim
+        self._size = size
+        self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def passages(self, texts):
+        return self.inner.passages(texts)
+
+    def queries(self, texts):
+        texts = list(texts)
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in found:
+                self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            vectors = self.inner.queries(missing)
+            with self._lock:
+                for t, v in zip(missing, vectors):
+                    found[t] = self._cache[t] = v
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        if not texts:
+            return self.inner.queries([])
+        return np.stack([found[t] for t in texts])
+
+
 @lru_cache(maxsize=8)
 def make_embedder(spec: str, base_url: str | None = None, api_key: str | None = None) -> Embedder:
     """One embedder per spec and process (a model is loaded once, shared by every caller)."""

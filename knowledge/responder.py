@@ -67,11 +67,17 @@ def retrieve(kb, text: str, region: str | None, context: str = "", k: int = 8):
                         asker_place=bool(wanted))
     if not query.concepts:
         return query, [], ctx
-    dense = text + ("（" + "，".join(query.expansions) + "）" if query.expansions else "")
     # a part is read by the dense model alone: its cost grows with length, and the rest of the
     # message reaches the ranker through the lexical weights above
-    hits = index.search(query, ctx, k=k, dense_text=dense[:MAX_DENSE_PART if context else MAX_DENSE])
+    hits = index.search(query, ctx, k=k, dense_text=dense_text(query, MAX_DENSE_PART if context else MAX_DENSE))
     return query, hits, ctx
+
+
+def dense_text(query, limit: int = MAX_DENSE) -> str:
+    """What the dense model reads for a question: its text and its synonym expansions (the
+    taught-answer lookup embeds the same text, so the embedder's query cache serves both)."""
+    dense = query.text + ("（" + "，".join(query.expansions) + "）" if query.expansions else "")
+    return dense[:limit]
 
 
 def region_lead(kb, place: tuple[str, str] | None, primary_region: str | None) -> str:

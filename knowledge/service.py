@@ -13,6 +13,9 @@ is not the asker's place's (or that the place has no notice at all).
 An admin's withdrawal, restore, supersession or edit (knowledge/lifecycle.py, through `change`)
 is a database change with a version bump like an ingest: every worker reloads and answers by it;
 a withdrawn notice is never a citation here either (`source_for`, `source_for_file`).
+An admin's taught answer
+(taught.py) comes before retrieval; the server's questions are logged after the answer
+(unanswered.py), off the request path.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from core.config import Settings
 from core.text import squash
 from knowledge import answer as answering
 from knowledge import responder
-from knowledge.embeddings import make_embedder
+from knowledge.embeddings import QueryCache, make_embedder
 from knowledge.index import HybridIndex
 from knowledge.lifecycle import normal_doc_number
 from knowledge.ingest import bump_version, collect_files, embed_pending, ingest_file, ingest_lock
@@ -48,8 +51,16 @@ ANSWER_HOOKS: list = []
 
 
 class KnowledgeBase:
-    def __init__(self, settings: Settings, chat_model=None):
+    def __init__(self, settings: Settings, chat_model=None, log_questions: bool = False):
+        from knowledge.taught import TaughtAnswers
+        from knowledge.unanswered import QuestionLog
+
         self.settings = settings
+        # the question log (knowledge/unanswered.py): on for the server's channels (bot/app.py),
+        # off for one-shot commands, benchmarks and evaluations, whose questions nobody asked
+        self.log_questions = log_questions
+        self.questions = QuestionLog(settings, self.question_vector, self.embedder_name)
+        self.taught = TaughtAnswers(self)
         self.ready = False
         self.error: str | None = None
         self.use_synonyms = True
@@ -88,6 +99,7 @@ class KnowledgeBase:
             self.error = f"{type(exc).__name__}: {exc}"
 
     def close(self) -> None:
+        self.questions.flush(timeout=5)
         for thread in (self._thread, self._filler):
             if thread and thread.is_alive():
                 thread.join(timeout=5)
@@ -96,7 +108,7 @@ class KnowledgeBase:
         with self._lock:
             if self._index is None:
                 s = self.settings
-                embedder = make_embedder(s.embedder, s.embedding_base_url, s.embedding_api_key)
+                embedder = QueryCache(make_embedder(s.embedder, s.embedding_base_url, s.embedding_api_key))
                 vectors = VectorStore(s.data_dir / "chroma", s.chroma_url, embedder.name)
                 vectors.on_recover = self._kick_vectors  # vectors an outage held back
                 self._index = HybridIndex(embedder, vectors)
@@ -242,14 +254,47 @@ class KnowledgeBase:
         return sorted(counts, key=lambda r: (-counts[r], r))
 
     def ask(self, question: str, region: str | None = None) -> Answer:
-        """`region`: the asker's place (the follower's stored region is the channel's to give)."""
-        result = responder.ask(self, question, region)
+        """`region`: the asker's place (the follower's stored region is the channel's to give).
+
+        An admin's taught answer for this question or a close paraphrase comes first
+        (knowledge/taught.py; skipped when its clause is gone or withdrawn), else the ranked
+        answer (knowledge/responder.py). With `log_questions` the answer is logged after it is
+        made (knowledge/unanswered.py, queued: it never delays or breaks the answer); the log's
+        key is on the Answer (`log_key`) for a later 没用."""
+        taught = None
+        try:
+            taught = self.taught.lookup(question, region)
+        except Exception:  # a broken taught answer must not take the answer down
+            log.exception("taught-answer lookup failed")
+        ans, taught_id = taught if taught is not None else (responder.ask(self, question, region), None)
         for hook in ANSWER_HOOKS:
             try:
-                hook(result)
+                hook(ans)
             except Exception:  # a counter never costs an answer
                 log.exception("answer hook failed")
-        return result
+        if self.log_questions:
+            try:
+                place = responder.asker_place(normalise_question(question or ""), region)
+                ans.log_key = self.questions.record(question, region, ans, threshold=responder.threshold(self),
+                                                    place=place[0] if place else None, taught_id=taught_id)
+            except Exception:
+                log.exception("question log failed")
+        return ans
+
+    def embedder_name(self) -> str | None:
+        index = self._index
+        return index.embedder.name if index is not None else None
+
+    def question_vector(self, question: str):
+        """The raw query vector the search uses for this (single) question — through the
+        embedder's query cache, so a lookup before the search costs one model call in all."""
+        from knowledge.lexical import parse_query
+
+        text = normalise_question(question or "")
+        if not squash(text):
+            return None
+        query = parse_query(text, use_synonyms=self.use_synonyms)
+        return self._components().embedder.queries([responder.dense_text(query)])[0]
 
     def vector_store(self):
         """The VectorStore once the index is built, else None (bot/health.py checks it)."""

@@ -8,7 +8,7 @@ score close, the other parts of a multi-part question, or a region's notices in 
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 
 class Source(BaseModel):
@@ -35,6 +35,15 @@ class Answer(BaseModel):
     choices: list[Choice] = Field(default_factory=list)
     more: str = Field("", description="text reachable with “更多” (not in `answer`)")
     confidence: float | None = Field(None, description="the ranker's probability that the quoted clause answers")
+    _log_key: str | None = PrivateAttr(None)  # the question log's key (knowledge/unanswered.py), never in JSON
+
+    @property
+    def log_key(self) -> str | None:
+        return self._log_key
+
+    @log_key.setter
+    def log_key(self, value: str | None) -> None:
+        self._log_key = value
 
     def visible_text(self) -> str:
         """What the asker reads: the answer and the labels of its numbered choices."""

@@ -1,6 +1,7 @@
 """Every table of the product, in one place.
 
-Sections: knowledge (notices and their chunks), channel (followers, de-dup, signed requests seen,
+Sections: knowledge (notices and their chunks), what followers ask (the question log, the
+unanswered groups, taught answers), channel (followers, de-dup, signed requests seen,
 pushes, caches), forms (dialog state lives on the follower), complaints (tickets, events, staff).
 Add new tables to the section they belong to; keep JSON columns for data that is read whole.
 A change here needs a revision in storage/migrations/versions (docs/design.md, "Schema
@@ -127,6 +128,66 @@ class IndexState(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     version: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- knowledge: what followers ask
+# (knowledge/unanswered.py writes these after each answer, off the request path; knowledge/taught.py
+# keeps what admins taught. Questions are stored with phone and ID numbers masked.)
+
+class AskLog(SQLModel, table=True):
+    """One question answered (chat, /api/ask, a side question in a form): the figures of the
+    insights page. `key` is how a later 没用 finds the row (the chat keeps it for 30 minutes)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True, max_length=32)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    kind: str = Field(max_length=20, description="answered | low_confidence | refused")
+    unhelpful: bool = Field(False, description="the follower said 没用 about this answer")
+    question: str = Field(sa_column=Column(Text), description="masked (phones, ID numbers)")
+    region: Optional[str] = Field(default=None, max_length=60, description="the asker's place, e.g. '山东 聊城'")
+    topic: Optional[str] = Field(default=None, max_length=30)
+    notice_file: Optional[str] = Field(default=None, max_length=200, description="the first quoted notice's file")
+    notice_title: Optional[str] = Field(default=None, sa_column=Column(Text))
+    confidence: Optional[float] = None
+    taught_id: Optional[int] = Field(default=None, description="TaughtAnswer.id when a taught answer replied")
+    group_id: Optional[int] = Field(default=None, description="UnansweredQuestion.id it was counted in")
+
+
+class UnansweredQuestion(SQLModel, table=True):
+    """A question the bot refused, answered with low confidence, or whose answer a follower
+    marked unhelpful, with its close paraphrases (knowledge/paraphrase.py): one row per group."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    question: str = Field(sa_column=Column(Text), description="the first phrasing, masked")
+    kind: str = Field(max_length=20, description="refused | low_confidence | unhelpful: of the latest ask")
+    kinds: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON), description="asks per kind")
+    count: int = 1
+    first_asked: datetime = Field(default_factory=utcnow)
+    last_asked: datetime = Field(default_factory=utcnow, index=True)
+    phrasings: list[str] = Field(default_factory=list, sa_column=Column(JSON), description="distinct phrasings, masked")
+    vectors: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary),
+                                     description="centred float32 query vectors, one row per phrasing (or none)")
+    embedder: str = Field("", max_length=100)
+    status: str = Field("open", index=True, max_length=20, description="open | taught")
+    taught_id: Optional[int] = None
+
+
+class TaughtAnswer(SQLModel, table=True):
+    """What an admin taught for a group of questions: link (a clause), answer (a text citing
+    clauses) or dismiss (out of scope, with a pointer). Matched by paraphrase before retrieval."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    group_id: Optional[int] = Field(default=None, index=True)
+    action: str = Field(max_length=20, description="link | answer | dismiss")
+    question: str = Field(sa_column=Column(Text))
+    phrasings: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    vectors: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+    embedder: str = Field("", max_length=100)
+    text: str = Field("", sa_column=Column(Text), description="the standard answer, or the pointer")
+    chunks: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON),
+                                         description="[{id, file, sha1}] of the cited clauses")
+    created_by: str = Field("", max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 # ---------------------------------------------------------------- channel (WeChat)

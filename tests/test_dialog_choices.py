@@ -35,6 +35,7 @@ PLAIN = Answer(answer="企业吸纳就业困难人员可申请社会保险补贴
 OTHER = Answer(answer="以工代训补贴按每人每月500元发放。",
                choices=[Choice(label="查看：以工代训的对象", answer="以工代训的对象是中小微企业新吸纳的人员。")])
 NOTE = "另有《济源市电子培训券管理办法》也规定了培训券的领取方式，可回复“济源电子培训券”查看。"
+LINE = "\n\n没帮上？回复“没用”"  # every answer's last line (bot/feedback.py)
 
 
 class ScriptedKB:
@@ -79,10 +80,10 @@ def test_choices_are_listed_and_picked_by_digit(settings, openid):
     reply = say(settings, kb, openid, "培训补贴怎么申领")
     assert reply.startswith(OVERVIEW.answer + "\n\n来源：\n《聊城市职业技能提升行动实施方案》")
     assert reply.endswith("\n\n回复数字查看：\n1 查看：以工代训补贴的申领材料\n2 查看：培训补贴多久到账\n"
-                          "3 查看：电子培训券怎么领取")
+                          "3 查看：电子培训券怎么领取" + LINE)
     second = say(settings, kb, openid, "2")
     assert second.startswith(CHOICES[1].answer) and "聊人社发〔2021〕9号" in second
-    assert say(settings, kb, openid, "1。") == CHOICES[0].answer  # the offer stays: pick another
+    assert say(settings, kb, openid, "1。") == CHOICES[0].answer + LINE  # the offer stays: pick another
     assert say(settings, kb, openid, "２") == second  # full-width digit
     assert kb.asked == ["培训补贴怎么申领"]  # picks are not asked again
 
@@ -94,7 +95,7 @@ def test_out_of_range_digit_repeats_the_list(settings, openid):
         reply = say(settings, kb, openid, digit)
         assert reply.startswith("请回复1到3之间的数字")
         assert reply.endswith("1 查看：以工代训补贴的申领材料\n2 查看：培训补贴多久到账\n3 查看：电子培训券怎么领取")
-    assert say(settings, kb, openid, "3") == CHOICES[2].answer
+    assert say(settings, kb, openid, "3") == CHOICES[2].answer + LINE
 
 
 def test_any_other_message_withdraws_the_offer(settings, openid):
@@ -115,8 +116,8 @@ def test_any_other_message_withdraws_the_offer(settings, openid):
     assert say(settings, kb, openid, "1") == howto  # a menu click is a new request too
 
     say(settings, kb, openid, "培训补贴怎么申领")  # a new answer's choices replace the old ones
-    assert say(settings, kb, openid, "以工代训补贴标准").endswith("\n\n回复数字查看：\n1 查看：以工代训的对象")
-    assert say(settings, kb, openid, "1") == OTHER.choices[0].answer
+    assert say(settings, kb, openid, "以工代训补贴标准").endswith("\n\n回复数字查看：\n1 查看：以工代训的对象" + LINE)
+    assert say(settings, kb, openid, "1") == OTHER.choices[0].answer + LINE
     assert say(settings, kb, openid, "2").startswith("请回复1到1之间的数字")
 
 
@@ -124,9 +125,9 @@ def test_more_text_is_reached_with_more(settings, openid):
     kb = ScriptedKB({"济源培训券": Answer(answer="济源电子培训券在“豫事办”领取。", more=NOTE, choices=CHOICES[:1])})
     first = say(settings, kb, openid, "济源培训券")
     assert NOTE not in first  # `more` waits for 更多, even though everything would fit one message
-    assert first.endswith("\n\n回复数字查看：\n1 查看：以工代训补贴的申领材料" + paging.MORE_HINT)
+    assert first.endswith("\n\n回复数字查看：\n1 查看：以工代训补贴的申领材料" + LINE + paging.MORE_HINT)
     assert say(settings, kb, openid, "更多") == NOTE
-    assert say(settings, kb, openid, "1") == CHOICES[0].answer  # 更多 keeps the offer
+    assert say(settings, kb, openid, "1") == CHOICES[0].answer + LINE  # 更多 keeps the offer
     assert "没有更多" in say(settings, kb, openid, "更多")
 
 
@@ -149,10 +150,11 @@ def test_long_labels_are_shortened_to_keep_one_message(settings, openid):
     kb = ScriptedKB({"长": Answer(answer=body, choices=long_labels), "短": Answer(answer="短答复。", choices=long_labels)})
     reply = say(settings, kb, openid, "长")
     assert not reply.endswith(paging.MORE_HINT)
-    lines = reply.split("回复数字查看：\n")[1].split("\n")
+    assert reply.endswith(LINE)
+    lines = reply.split("回复数字查看：\n")[1].removesuffix(LINE).split("\n")
     assert lines == [f"{i} " + c.label[:23] + "…" for i, c in enumerate(long_labels, 1)]
     assert all(len(line.split(" ", 1)[1]) == 24 for line in lines)
-    assert say(settings, kb, openid, "短").endswith("3 " + long_labels[2].label)  # room enough: in full
+    assert say(settings, kb, openid, "短").endswith("3 " + long_labels[2].label + LINE)  # room enough: in full
 
 
 def test_a_long_choice_is_paged(settings, openid):
@@ -164,7 +166,7 @@ def test_a_long_choice_is_paged(settings, openid):
     rest = say(settings, kb, openid, "更多")
     while rest.endswith(paging.MORE_HINT):
         rest = say(settings, kb, openid, "更多")
-    assert rest.endswith("第149条：按规定申领补贴。")
+    assert rest.endswith("第149条：按规定申领补贴。" + LINE)
 
 
 def test_two_workers_share_the_offer_through_the_database(settings, openid, monkeypatch):
@@ -181,7 +183,7 @@ def test_two_workers_share_the_offer_through_the_database(settings, openid, monk
     other = Settings(data_dir=settings.data_dir, database_url=settings.database_url)
     other_kb = ScriptedKB({})
     assert say(other, other_kb, openid, "2").startswith(CHOICES[1].answer)
-    assert say(other, ScriptedKB({}), openid, "3") == CHOICES[2].answer
+    assert say(other, ScriptedKB({}), openid, "3") == CHOICES[2].answer + LINE
     assert other_kb.asked == []
 
 

@@ -5,8 +5,8 @@ matches the schema it advertises; a JSON refusal gives its reason in Chinese. /w
 the console (HTML) are not JSON routes: tests/test_wechat_properties.py and
 tests/test_http_properties.py cover them.
 
-The upload and notice-admin routes need `Authorization: Bearer $POLICYBOT_ADMIN_TOKEN`: a case schemathesis meant
-to be valid gets the real token, an invalid one keeps whatever was generated (a refusal).
+The upload, notice-admin and unanswered-question routes need `Authorization: Bearer $POLICYBOT_ADMIN_TOKEN`: a case
+schemathesis meant to be valid gets the real token, an invalid one keeps whatever was generated (a refusal).
 
 One test per operation, the list written out so that a route added later is not skipped
 silently (`test_every_json_route_is_listed`). schemathesis' own pytest loader for a schema that
@@ -33,20 +33,27 @@ JSON_ROUTES = re.compile(r"^/(healthz$|api/|simulator/api/)")
 NOTICE_ADMIN = ["GET /api/notices/{notice_id}", "PATCH /api/notices/{notice_id}",
                 "POST /api/notices/{notice_id}/withdraw", "POST /api/notices/{notice_id}/restore",
                 "POST /api/notices/{notice_id}/supersede"]
+UNANSWERED_ADMIN = ["GET /api/unanswered", "POST /api/unanswered/{item_id}/link", "POST /api/unanswered/{item_id}/answer",
+                    "POST /api/unanswered/{item_id}/dismiss", "GET /api/taught", "DELETE /api/taught/{taught_id}"]
 OPERATIONS = ["GET /healthz", "POST /api/ask", "GET /api/notices", "GET /api/chunks", "POST /api/ingest",
               "POST /api/check/{form}", "GET /simulator/api/menu", "POST /simulator/api/send",
-              "GET /simulator/api/inbox", *NOTICE_ADMIN]
-ADMIN = {"POST /api/ingest", *NOTICE_ADMIN}  # the token goes with the cases meant to be valid
+              "GET /simulator/api/inbox", *NOTICE_ADMIN, *UNANSWERED_ADMIN]
+ADMIN = {"POST /api/ingest", *NOTICE_ADMIN, *UNANSWERED_ADMIN}  # the token goes with the cases meant to be valid
 # No parameters or body in the schema (/api/check reads its body itself; a string path segment
 # has no invalid value): schemathesis has nothing to make invalid.
-NOTHING_TO_NEGATE = {"GET /healthz", "GET /api/notices", "GET /simulator/api/menu", "POST /api/check/{form}"}
+# GET /api/taught has only its Authorization header, a string of any value.
+NOTHING_TO_NEGATE = {"GET /healthz", "GET /api/notices", "GET /simulator/api/menu", "POST /api/check/{form}",
+                     "GET /api/taught"}
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in OPERATIONS if label not in NOTHING_TO_NEGATE]
 EXAMPLES = 25  # per operation and mode
 # Valid by the schema, still refused: schemathesis names an uploaded file after its field
-# ("files", no extension: 415), a form name is any string (404 for all but two), and a notice id
-# any integer (404 for all but the seven bundled notices; 409 once one is withdrawn or restored).
-NEVER_OK = {"POST /api/ingest", "POST /api/check/{form}", *NOTICE_ADMIN}
+# ("files", no extension: 415), a form name is any string (404 for all but two), a notice id
+# any integer (404 for all but the seven bundled notices; 409 once one is withdrawn or restored),
+# and an unanswered item or a taught answer of a generated id does not exist (404).
+NEVER_OK = {"POST /api/ingest", "POST /api/check/{form}", *NOTICE_ADMIN,
+            "POST /api/unanswered/{item_id}/link", "POST /api/unanswered/{item_id}/answer",
+            "POST /api/unanswered/{item_id}/dismiss", "DELETE /api/taught/{taught_id}"}
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,8 @@ def test_the_citation_is_built_one_way():
     assert source_line(NOTICE) == "《关于做好以工代训工作的通知》（鲁人社字〔2021〕33号，山东省人力资源和社会保障厅，2021-03-18）【已失效】"
     assert source_line(Source(file="x.txt", title="")) == "x.txt"
     assert render_answer(ANSWER) == CITED
-    assert format_answer(ANSWER, "山东 聊城") == CITED  # the Q&A reply adds nothing to a plain answer
+    # the Q&A reply adds only the one line inviting 没用 (bot/feedback.py) to a plain answer
+    assert format_answer(ANSWER, "山东 聊城") == CITED + "\n\n没帮上？回复“没用”"
     named = Answer(answer="依据《聊城市职业技能提升行动实施方案》……", sources=[OTHER])
     assert render_answer(named) == named.answer  # a source the text names is not listed again
     refused = Answer(answer="抱歉，没有找到。", refused=True, sources=[NOTICE])

@@ -1,7 +1,8 @@
 """Which parts plug into the dialog, in one place: each one's `register(dialog)` is called here.
 
 Why a module of its own: the router must not name its handlers by "module:function" strings,
-and the parts (bot/complaint_dialog.py → bot/tickets.py, bot/id_number.py) must not import the
+and the parts (bot/complaint_dialog.py → bot/tickets.py, bot/id_number.py, bot/feedback.py: 没用)
+must not import the
 router. This module imports both sides, so the import graph shows router → wiring → complaint
 desk → tickets. `wire()` runs once per process (later calls do nothing): at app start-up
 (bot/app.py), in `policybot validate` (for the form actions' names), and on the router's first
@@ -11,10 +12,10 @@ from __future__ import annotations
 
 import threading
 
-from bot import complaint_dialog, id_number
+from bot import complaint_dialog, feedback, id_number
 from bot.dialog.registry import REGISTRY, Registry
 
-PARTS = (id_number, complaint_dialog)  # in this order: their commands are tried in it
+PARTS = (id_number, complaint_dialog, feedback)  # in this order: their commands are tried in it
 _lock = threading.Lock()
 _wired = False
 
