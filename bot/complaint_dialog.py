@@ -93,6 +93,6 @@ def register(dialog: "Registry") -> None:
     """The complaint desk's part of the dialog."""
     dialog.form_action("file_complaint", file_from_form)
     dialog.command(r"^(进度|查进度|查询进度|投诉进度|进度查询)\s*[:：]?\s*(?P<number>[a-z0-9-]*)$",
-                   progress_command)
+                   progress_command, label="查询投诉进度")
     dialog.key("QUERY_PROGRESS", progress_key)
     dialog.hook(rating_hook)

@@ -158,6 +158,8 @@ def format_verdict(title: str, verdict: Verdict, budget: int = 2048) -> str:
     """The verdict for a phone: outcome, numbered reasons each with its citation, amounts.
     Drops citations, then info lines, until it fits `budget` bytes."""
     head = f"【{title}结果】{OUTCOME_LABELS[verdict.outcome]}"
+    if verdict.ended and verdict.outcome != NOT_ELIGIBLE:  # expired: said before any 符合条件 or amount
+        head = f"该政策已于{cn_date(verdict.ended)}到期，以下按当时规定测算。\n" + head
     extra = verdict.extra
     if verdict.outcome == ELIGIBLE and extra.get("total_amount"):
         head += f"\n预计补贴：每人每月{extra['monthly_amount']}元×{extra['months']}个月＝{extra['total_amount']}元"

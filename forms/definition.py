@@ -71,6 +71,10 @@ class Slot(Strict):
     skip_label: Optional[str] = None
     min_len: Optional[int] = None
     max_len: Optional[int] = None
+    too_short: Optional[str] = None  # the re-ask for a text under min_len ("{min_len}" is filled in)
+    places: bool = False  # the choices are places: a typed place is matched to the choice that contains it
+    prefill_note: Optional[str] = None  # said when prefilled; "{shown}" is the answer
+    change_words: list[str] = []  # reopen this answered slot from anywhere in the form ("改地区")
 
     _when = field_validator("when")(check_condition)
 

@@ -16,8 +16,11 @@ Why pure: the engine never touches the follower row or the knowledge base. The r
 
 saves `Step.new_state` (None: no form any more) and, when `Step.side_question` is set, answers it
 with the knowledge base and renders it (`SideQuestion.render`). `Step.reply` None means the
-message is not the form's: the router handles it. Forms and actions are found by name in
-forms/registry.py (`match_trigger`, `get_form`).
+message is not the form's: the router handles it. Another command typed inside a form (a menu
+word, another form's phrase, or what the router names in `UserInput.command`) is asked about
+first ("要放弃并…吗？回复1放弃 / 2继续"); on "1" the form ends and a `GiveUp` step hands
+the kept message back to the router. Forms and actions are found by name in forms/registry.py
+(`match_trigger`, `get_form`).
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from forms.parsing import Invalid, clean, looks_like_question
 from forms.registry import form, match_trigger  # noqa: F401  (match_trigger: an entry point here too)
 from forms.render import HELP_LINE, SideQuestion, fit  # noqa: F401  (HELP_LINE: the line under a question)
 from forms.state import CONFIRM, FIX, FormState, UserInput
-from forms.walk import Step, Walk
+from forms.walk import GiveUp, Step, Walk
 
 IDLE_LIMIT = timedelta(hours=24)
 CANCEL_WORDS = {"取消", "退出", "算了", "算了吧", "不填了", "不测了", "不要了", "结束", "取消自测", "退出自测", "不弄了"}
@@ -36,6 +39,8 @@ LEAVE_WORDS = {"菜单", "主菜单", "目录"}
 BACK_WORDS = {"上一步", "上一题", "上一个", "返回", "后退", "返回上一步", "回到上一步"}
 CONTINUE_WORDS = {"1", "继续", "继续填写", "继续填", "好", "好的"}
 STOP_WORDS = {"2", "取消", "取消自测"}  # after three misses: "2. 取消…"
+GIVE_UP_WORDS = {"1", "放弃", "确定放弃", "是", "是的", "好", "好的"}  # "要放弃并…吗？回复1放弃 / 2继续"
+KEEP_WORDS = {"2", "继续", "继续填写", "不", "不放弃", "否"}
 TEXT_KINDS = ("text", "voice")
 
 
@@ -43,6 +48,7 @@ def start(definition: FormDef, user_input: UserInput) -> Step:
     """Begin `definition` (replacing any active form); the reply is its first question."""
     now = user_input.now
     walk = Walk(definition, FormState(form=definition.name, started_at=now, updated_at=now), user_input)
+    notes = []  # a prefilled answer is said, with how to change it (`prefill_note`)
     for slot in definition.slots:
         if slot.prefill == "follower_region" and user_input.region:
             try:
@@ -50,9 +56,11 @@ def start(definition: FormDef, user_input: UserInput) -> Step:
             except Invalid:
                 continue
             walk.state.slots[slot.name], walk.state.labels[slot.name] = parsed.value, parsed.display
+            if slot.prefill_note:
+                notes.append(slot.prefill_note.replace("{shown}", parsed.display))
     reply = walk.advance()
-    intro = definition.intro
-    return walk.result(fit(f"{intro}\n\n{reply}" if intro else reply))
+    parts = [p for p in (definition.intro, "\n".join(notes), reply) if p]
+    return walk.result(fit("\n\n".join(parts)))
 
 
 def step(definition: FormDef, state: FormState, user_input: UserInput) -> Step:
@@ -78,13 +86,21 @@ def step(definition: FormDef, state: FormState, user_input: UserInput) -> Step:
     if entry.kind in TEXT_KINDS:
         if t in CANCEL_WORDS:
             return Step(_cancelled(definition), None)
-        if t in LEAVE_WORDS:  # the follower navigates away: drop the form, the router answers
-            return Step(None, None)
+        if state.leaving is not None:  # "要放弃并…吗？" was asked
+            walk.state.leaving = None
+            if t in GIVE_UP_WORDS:
+                return GiveUp(state.leaving, None)
+            if t in KEEP_WORDS:
+                return walk.result(fit(f"好的，继续{definition.title}。\n\n" + walk.ask_again()))
         if t in BACK_WORDS:
             return walk.result(walk.back())
-        other = match_trigger(text)
-        if other:
-            return start(form(other), entry)
+        changed = _change_word(definition, walk.state, t)
+        if changed is not None:
+            return walk.result(walk.reopen(changed))
+        elsewhere = _elsewhere(definition, entry, t)
+        if elsewhere:  # another command: ask before the answers are dropped
+            walk.state.leaving = text.strip()
+            return walk.result(fit(f"您正在填写{definition.title}，要放弃并{elsewhere}吗？回复1放弃 / 2继续"))
 
     if state.offer_cancel:
         if t in CONTINUE_WORDS:
@@ -100,6 +116,23 @@ def step(definition: FormDef, state: FormState, user_input: UserInput) -> Step:
     if slot is None:  # state points at a slot that is gone: re-walk the form
         return walk.result(fit(walk.advance()))
     return walk.result(walk.on_answer(slot, text))
+
+
+def _change_word(definition: FormDef, state: FormState, t: str):
+    """The answered slot a change word ("改地区") reopens, if `t` is one."""
+    return next((s for s in definition.slots
+                 if t in s.change_words and s.name in state.slots and s.applies(state.slots)), None)
+
+
+def _elsewhere(definition: FormDef, entry: UserInput, t: str) -> str:
+    """What the message would do outside the form ("开始投诉举报", "返回菜单", the router's
+    `command`), or "" when it is the form's."""
+    if t in LEAVE_WORDS:
+        return "返回菜单"
+    other = match_trigger(entry.text or "")
+    if other:
+        return f"重新开始{definition.title}" if other == definition.name else f"开始{form(other).title}"
+    return entry.command or ""
 
 
 def _cancelled(definition: FormDef) -> str:

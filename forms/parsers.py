@@ -16,6 +16,7 @@ import re
 from datetime import date
 
 from core.pii import MOBILE, mask_mobile
+from core.regions import display, resolve_place, within
 from forms import regions
 from forms.choices import choice_options, choice_sets, match_choice, numbered  # noqa: F401  (re-exported)
 from forms.parsing import (  # noqa: F401  (re-exported)
@@ -170,9 +171,29 @@ def parse_choice(text: str, slot: dict, ctx: Context) -> Parsed:
         return Parsed(value, shown)
     other = slot.get("other")
     t = clean(text)
+    if slot.get("places") and t and not t.isdigit():
+        placed = _place_choice(typed(text), slot)
+        if placed is not None:
+            return placed
     if other and t and not t.isdigit() and len(t) <= 30:
         return Parsed(other["value"], f"{other['label']}（{typed(text)}）", confident=False)
     raise Invalid(_choice_hint(slot))
+
+
+def _place_choice(text: str, slot: dict) -> Parsed | None:
+    """With `places: true`, a typed place the gazetteer knows is shown with its province and city
+    ('临清' → 山东聊城临清) and takes the choice whose place contains it; a known place outside
+    every choice is the `other` value, still shown by its full name ('郑州' → 河南郑州)."""
+    path = resolve_place(text)
+    if not path:
+        return None
+    shown = display(path)
+    for choice in choice_options(slot):
+        scope = resolve_place(choice["label"]) or resolve_place(str(choice.get("value", "")))
+        if scope and within(path, scope):
+            return Parsed(choice.get("value", choice["label"]), shown)
+    other = slot.get("other")
+    return Parsed(other["value"], shown, confident=False) if other else None
 
 
 # ------------------------------------------------------------------ regions
@@ -187,7 +208,8 @@ def parse_region(text: str, slot: dict, ctx: Context) -> Parsed:
         return Parsed(choice["value"], choice["label"])
     place = regions.parse_place(typed(text))  # a place elsewhere is kept as the follower typed it
     if place:
-        return Parsed(place, place)
+        full = resolve_place(typed(text))  # shown with its province and city: 临清 → 山东聊城临清
+        return Parsed(place, display(full) if full and within(full, place) else display(place))
     raise Invalid("请回复序号，或直接回复您所在的省、市或县，例如“聊城”“济源”“文水”。")
 
 
@@ -197,6 +219,8 @@ def parse_region(text: str, slot: dict, ctx: Context) -> Parsed:
 def parse_text(text: str, slot: dict, ctx: Context) -> Parsed:
     t = (text or "").strip()
     lo, hi = slot.get("min_len", 1), slot.get("max_len", 500)
+    if len(t) < lo and t and slot.get("too_short"):  # the slot says what to add, with its real minimum
+        raise Invalid(slot["too_short"].replace("{min_len}", str(lo)))
     if not lo <= len(t) <= hi:
         raise Invalid(f"请用{lo}到{hi}个字说明。")
     return Parsed(t, t if len(t) <= 40 else t[:40] + "…", confident=False)

@@ -44,19 +44,22 @@ def summary_slots(form: FormDef, state: FormState) -> list[Slot]:
     return [s for s in form.slots if s.applies(state.slots) and s.name in state.slots and not s.no_summary]
 
 
-def _answer_lines(form: FormDef, state: FormState) -> list[str]:
-    return [f"{i}. {slot.shown_label}：{state.labels.get(slot.name, '')}"
+def _answer_lines(form: FormDef, state: FormState, numbered_items: bool) -> list[str]:
+    return [f"{f'{i}.' if numbered_items else '•'} {slot.shown_label}：{state.labels.get(slot.name, '')}"
             for i, slot in enumerate(summary_slots(form, state), 1)]
 
 
 def summary(form: FormDef, state: FormState) -> str:
-    lines = ["请核对您的回答：", *_answer_lines(form, state)]
-    lines += ["", "1. " + form.confirm_label, "2. 修改某一项"]
+    """The answers as bullets: the digits below them are the two actions, not the items; an item
+    is named by its place in the list with 改 ("改3")."""
+    lines = ["请核对您的回答：", *_answer_lines(form, state, numbered_items=False)]
+    lines += ["", "1. " + form.confirm_label, "2. 修改某一项", "（也可以直接回复“改”加第几项，如“改3”）"]
     return "\n".join(lines)
 
 
 def fix_menu(form: FormDef, state: FormState) -> str:
-    return "\n".join(["要修改哪一项？回复序号：", *_answer_lines(form, state), "回复“返回”回到核对页。"])
+    return "\n".join(["要修改哪一项？回复序号（如“3”或“改3”）：", *_answer_lines(form, state, numbered_items=True),
+                      "回复“返回”回到核对页。"])
 
 
 def ask_again(form: FormDef, state: FormState) -> str:

@@ -61,6 +61,7 @@ class Verdict:
     outcome: str
     reasons: list[Reason]
     extra: dict[str, Any] = field(default_factory=dict)  # amounts, apply_to …
+    ended: date | None = None  # the rule set's `policy_end`, when it has passed: said first
 
     def public(self) -> dict:
         return {"outcome": self.outcome, "reasons": [r.public() for r in self.reasons], **self.extra}
@@ -101,7 +102,9 @@ def evaluate(ruleset: str, facts: dict[str, Any], kb=None, labels: dict[str, str
     effects = {r.effect for _, r in fired}
     outcome = NOT_ELIGIBLE if "fail" in effects else NEEDS_REVIEW if "review" in effects else ELIGIBLE
     reasons = [r for rule, r in fired if outcome in rule.get("show_when", [outcome])]
-    return Verdict(outcome, reasons, dict(extra or {}))
+    end = data.get("policy_end")
+    ended = date.fromisoformat(str(end)) if end else None
+    return Verdict(outcome, reasons, dict(extra or {}), ended if ended and today > ended else None)
 
 
 def _sources(clauses: list[dict], region: str | None, kb, today: date) -> list[Source]:

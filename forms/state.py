@@ -43,6 +43,7 @@ class FormState(BaseModel):
     misses: int = 0  # unrecognised answers in a row
     offer_cancel: bool = False  # after three misses: "1 continue / 2 cancel" is on offer
     collecting: dict[str, list[Any]] = {}  # photos received so far, by slot
+    leaving: Optional[str] = None  # a message for elsewhere, kept while the follower is asked to drop the form
     started_at: Optional[datetime] = None
     updated_at: Optional[datetime] = None  # None: never expires
 
@@ -104,6 +105,7 @@ class UserInput:
     event: Optional[str] = None
     event_key: Optional[str] = None
     region: Optional[str] = None  # the follower's region, for `prefill: follower_region`
+    command: Optional[str] = None  # what the message does outside the form ("查询投诉进度"), if anything
     context: Any = None  # handed untouched to the completion action (the router's Turn)
 
 

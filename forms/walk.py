@@ -35,6 +35,13 @@ class Step(NamedTuple):
     side_question: Optional[SideQuestion] = None  # for the router to answer and render
 
 
+class GiveUp(Step):
+    """The follower gave the form up for another command: `reply` is not a reply but that kept
+    message, for the router to handle now; `new_state` is None."""
+
+    __slots__ = ()
+
+
 def filled(form: FormDef, state: FormState, today) -> Filled:
     """The form with the answers that apply and their shown labels."""
     values = {k: v for k, v in state.slots.items() if (slot := form.slot(k)) is not None and slot.applies(state.slots)}
@@ -164,31 +171,43 @@ class Walk:
         return self.side.unanswered
 
     def on_confirm(self, t: str, text: str) -> str:
+        """At the summary "1" confirms and "2" opens the correction menu; "改4" (or a bare "4",
+        any number past the two actions) changes the 4th answer shown."""
         if t in CONFIRM_WORDS:
             return self.complete()
         if t in CORRECT_WORDS:
             self.state.pending, self.state.misses = FIX, 0
             return fix_menu(self.form, self.state)
+        shown = summary_slots(self.form, self.state)
+        n = _item_number(t)
+        if n is not None and (t.startswith(("改", "修改")) or n > 2):
+            if 1 <= n <= len(shown):
+                return self.reopen(shown[n - 1])
+            return self.miss(f"一共{len(shown)}项，请回复“改1”到“改{len(shown)}”。")
         if looks_like_question(text):
             return self.side_question(text)
-        return self.miss("请回复“1”确认，或“2”修改。")
+        return self.miss("请回复“1”确认，或“2”修改（也可以直接回复“改”加第几项，如“改3”）。")
 
     def on_fix(self, t: str) -> str:
         shown = summary_slots(self.form, self.state)
-        m = re.fullmatch(r"第?([0-9]+|[一二三四五六七八九十]+)(?:项|个|条)?", t)
+        n = _item_number(t)
         target = None
-        if m:
-            n = cn_number(m.group(1))
-            if n and 1 <= n <= len(shown):
+        if n is not None:
+            if 1 <= n <= len(shown):
                 target = shown[n - 1]
         else:
             target = next((s for s in shown if s.label and len(t) >= 2 and (s.label in t or t in s.label)), None)
         if target is None:
             return self.miss(f"请回复 1-{len(shown)} 之间的序号。")
+        return self.reopen(target)
+
+    def reopen(self, target: Slot) -> str:
+        """Ask an answered slot again (from the summary, the correction menu or a change word)."""
         state = self.state
         state.slots.pop(target.name, None)
         state.labels.pop(target.name, None)
-        state.pending, state.misses = target.name, 0
+        state.collecting.pop(target.name, None)
+        state.pending, state.misses, state.offer_cancel = target.name, 0, False
         return fit(render_question(target, prefix="修改："))
 
     def back(self) -> str:
@@ -218,6 +237,12 @@ class Walk:
             return ACTION_FAILED
         self.state = None
         return fit(reply)
+
+
+def _item_number(t: str) -> Optional[int]:
+    """The item a correction names: "4", "第4项", "改4", "改第四项"."""
+    m = re.fullmatch(r"(?:改|修改)?第?([0-9]+|[一二三四五六七八九十]+)(?:项|个|条)?", t)
+    return cn_number(m.group(1)) if m else None
 
 
 def _goto(slot: Slot, value) -> Optional[str]:

@@ -49,7 +49,7 @@ class Chat:
             else:
                 name = engine.match_trigger(fields.get("event_key") or text)
                 reply = formflow.start_form(turn, name) if name else None
-        if reply is not None:
+        if isinstance(reply, str):  # a formflow.Replay is a message handed back to the router
             assert len(reply.encode()) <= 2048, reply
         return reply
 
@@ -118,7 +118,7 @@ def test_prefilled_region_and_skipped_industry(env):
     chat.say("民营")
     chat.say("2021年3月15日")
     summary = chat.say("6")
-    assert "企业所在地：山东 聊城" in summary and "所属行业" not in summary
+    assert "企业所在地：山东聊城" in summary and "所属行业" not in summary  # display form (issue 12)
 
 
 def test_chat_and_api_give_the_same_verdict(env):
@@ -149,10 +149,15 @@ YIGONG_CHATS = [
 ]
 
 
+EXPIRED_LEAD = "该政策已于2021年12月31日到期，以下按当时规定测算。\n"
+
+
 @pytest.mark.parametrize("answers,outcome,fragment", YIGONG_CHATS)
 def test_yigong_rules_in_conversation(env, answers, outcome, fragment):
     verdict = Chat(env).run("以工代训自测", *answers, "1")
-    assert verdict.startswith(f"【以工代训补贴自测结果】{outcome}"), verdict
+    if outcome != "不符合条件":  # issue 12: an expired policy's result leads with its expiry (today is 2022)
+        assert verdict.startswith(EXPIRED_LEAD), verdict
+    assert verdict.removeprefix(EXPIRED_LEAD).startswith(f"【以工代训补贴自测结果】{outcome}"), verdict
     assert fragment in verdict
     assert "依据" in verdict
 
@@ -236,7 +241,9 @@ def test_cancel_words_clear_the_state(env, word):
 def test_menu_word_leaves_the_form_for_the_router(env):
     chat = Chat(env)
     chat.run("补贴自测", "聊城")
-    assert chat.say("菜单") is None
+    # issue 12: asked first ("另一个命令先问再放弃"), then handed back to the router
+    assert chat.say("菜单") == "您正在填写培训补贴自测，要放弃并返回菜单吗？回复1放弃 / 2继续"
+    assert isinstance(chat.say("1"), formflow.Replay)
     assert chat.state() == {}
 
 

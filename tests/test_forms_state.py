@@ -82,7 +82,9 @@ def test_step_returns_side_questions_for_the_router():
 
 def test_leaving_and_expiry_end_the_form():
     state = FormState.load(LEGACY)
-    assert engine.step(registry.form("yigong"), state, say("菜单")) == (None, None, None)
+    asked = engine.step(registry.form("yigong"), state, say("菜单"))  # issue 12: asked before leaving
+    assert asked.reply == "您正在填写以工代训补贴自测，要放弃并返回菜单吗？回复1放弃 / 2继续"
+    assert engine.step(registry.form("yigong"), asked.new_state, say("1")) == ("菜单", None, None)
     old = state.model_copy(update={"updated_at": NOW - timedelta(hours=25)})
     reply, new_state, side = engine.step(registry.form("yigong"), old, say("小微"))
     assert "超过24小时" in reply and new_state is None and side is None

@@ -10,9 +10,12 @@ fails at run time ends with an apology; its traceback goes to the log.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
 
+from bot.dialog.commands import normalise
 from bot.dialog.menu import menu_text
+from bot.dialog.registry import REGISTRY
 from core import clock
 from core.turn import Turn
 from forms import engine as forms_engine, registry as forms_registry
@@ -24,16 +27,33 @@ log = logging.getLogger("policybot.dialog")
 NOT_READY = "这项功能正在准备中，请稍后再试。\n\n"
 
 
+@dataclass(frozen=True)
+class Replay:
+    """The follower gave up the form for another command: the router handles `text` as a new
+    message and puts `note` before its reply."""
+
+    text: str
+    note: str
+
+
+def command_label(text: str) -> Optional[str]:
+    """What a registered command would do with `text` outside a form ("查询投诉进度"), if any."""
+    norm = normalise(text)
+    return next((c.label for c in REGISTRY.commands if c.label and c.regex.match(norm)), None)
+
+
 def _form_input(turn: Turn) -> UserInput:
     inbound = turn.inbound
     return UserInput(today=clock.today(turn.settings), now=utcnow(), kind=inbound.kind, text=inbound.text or "",
                      media_id=inbound.media_id, pic_url=inbound.pic_url, event=inbound.event,
-                     event_key=inbound.event_key, region=turn.follower.region, context=turn)
+                     event_key=inbound.event_key, region=turn.follower.region, context=turn,
+                     command=command_label(inbound.text) if inbound.text else None)
 
 
-def _form_step(turn: Turn, run: Callable[[UserInput], forms_engine.Step]) -> Optional[str]:
+def _form_step(turn: Turn, run: Callable[[UserInput], forms_engine.Step]) -> Union[str, Replay, None]:
     """Run one engine call and keep its state; a form that fails at run time ends, the follower
     is told so, and the traceback is logged."""
+    previous = FormState.load(turn.follower.form_state)
     try:
         step = run(_form_input(turn))
     except Exception:
@@ -41,6 +61,9 @@ def _form_step(turn: Turn, run: Callable[[UserInput], forms_engine.Step]) -> Opt
         turn.follower.form_state = {}
         return "抱歉，办理过程中出了点问题，已退出当前事项。请稍后再试，或回复“菜单”。"
     turn.follower.form_state = step.new_state.dump() if step.new_state else {}
+    if isinstance(step, forms_engine.GiveUp):
+        dropped = forms_registry.get_form(previous.form) if previous else None
+        return Replay(step.reply, f"已放弃{dropped.title if dropped else '填写'}，填写的内容没有保存。")
     if step.side_question is None:
         return step.reply
     try:
@@ -51,8 +74,9 @@ def _form_step(turn: Turn, run: Callable[[UserInput], forms_engine.Step]) -> Opt
     return step.side_question.render(answer)
 
 
-def continue_form(turn: Turn) -> Optional[str]:
-    """The active form's reply; None when there is none or the message is not the form's."""
+def continue_form(turn: Turn) -> Union[str, Replay, None]:
+    """The active form's reply; None when there is none or the message is not the form's; a
+    `Replay` when the follower gave the form up for another command."""
     state = FormState.load(turn.follower.form_state)
     if state is None:
         return None
@@ -77,4 +101,4 @@ def match_form(text_or_key: str) -> Optional[str]:
 
 def start_form(turn: Turn, name: str) -> str:
     reply = _form_step(turn, lambda entry: forms_engine.start(forms_registry.form(name), entry))
-    return reply if reply is not None else NOT_READY + menu_text()
+    return reply if isinstance(reply, str) else NOT_READY + menu_text()

@@ -31,6 +31,7 @@ class Command:
 
     pattern: str
     handler: Handler
+    label: str = ""  # what it does, as "要放弃并…吗" names it inside a form; "" → a form's answer
 
     def __post_init__(self):
         self.regex = re.compile(self.pattern)
@@ -42,8 +43,9 @@ class Registry:
     keys: dict[str, KeyHandler] = field(default_factory=dict)
     hooks: list[Hook] = field(default_factory=list)
 
-    def command(self, pattern: str, handler: Handler) -> None:
-        self.commands.append(Command(pattern, handler))
+    def command(self, pattern: str, handler: Handler, label: str = "") -> None:
+        """`label`: typed inside a form, the message asks before dropping the form."""
+        self.commands.append(Command(pattern, handler, label))
 
     def key(self, key: str, handler: KeyHandler) -> None:
         self.keys[key] = handler

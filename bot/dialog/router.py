@@ -26,7 +26,7 @@ from sqlmodel import select
 from bot import choices
 from bot.dialog import commands, menu, region, wiring
 from bot.dialog.answers import answer_question, pick_choice
-from bot.dialog.formflow import NOT_READY, continue_form, match_form, start_form
+from bot.dialog.formflow import NOT_READY, Replay, continue_form, match_form, start_form
 from bot.dialog.paging import MORE_WORDS, page_reply, show_more
 from bot.dialog.registry import REGISTRY
 from core.config import Settings
@@ -72,15 +72,23 @@ def before_menu(turn: Turn, norm: str) -> Optional[str]:
     return None
 
 
-def _in_form(turn: Turn) -> Optional[str]:
-    """The active form's reply; None when there is no form or the message is not the form's."""
+def _in_form(turn: Turn):
+    """The active form's reply; None when there is no form or the message is not the form's; a
+    `Replay` when the follower dropped the form for another command."""
     return continue_form(turn) if turn.follower.form_state else None
 
 
 def route_text(turn: Turn, text: str) -> str:
     reply = _in_form(turn)
+    if isinstance(reply, Replay):  # the form was given up for the message kept when it asked
+        return reply.note + "\n\n" + _route_free_text(turn, reply.text)
     if reply is not None:
         return reply
+    return _route_free_text(turn, text)
+
+
+def _route_free_text(turn: Turn, text: str) -> str:
+    """A text with no form active (any more)."""
     norm = commands.normalise(text)
     if not norm:
         return "请用文字告诉我您的问题。\n\n" + menu.menu_text()
@@ -135,7 +143,7 @@ def route(turn: Turn) -> str:
         return "抱歉，没能听清这段语音。请打字发给我，或说得慢一点再试一次。"
     if kind == "image":
         reply = _in_form(turn)
-        if reply is not None:
+        if isinstance(reply, str):
             return reply
         return ("图片已收到，不过我只能看懂文字。\n"
                 "如需投诉举报并上传证据照片，请先发送“我要投诉”；有政策问题请直接打字问我。")

@@ -13,7 +13,7 @@ from typing import Optional
 
 from sqlmodel import Session, select
 
-from bot.tickets.lifecycle import add_event
+from bot.tickets.lifecycle import RATING_REQUEST, add_event
 from bot.tickets.rules import AWAITING_ACCEPT, AWAITING_ANSWER, CLOSED, RATING_WINDOW
 from core.clock import CHINA
 from core.config import Settings
@@ -27,11 +27,32 @@ def find_own(session: Session, openid: str, number: str) -> Optional[Ticket]:
     return session.exec(select(Ticket).where(Ticket.number == number, Ticket.openid == openid)).first()
 
 
-def last_public_reply(session: Session, ticket: Ticket) -> Optional[TicketEvent]:
+def last_public_reply(session: Session, ticket: Ticket, action: str = "reply") -> Optional[TicketEvent]:
+    """The newest event of `action` on the ticket: a reply, or ("closed") the 办结 with its note."""
     return session.exec(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "reply")
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == action)
         .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
     ).first()
+
+
+def _day(event: TicketEvent) -> str:
+    when = event.at.replace(tzinfo=timezone.utc).astimezone(CHINA)
+    return f"{when.month}月{when.day}日"
+
+
+def _closed_lines(session: Session, ticket: Ticket) -> list[str]:
+    """A closed ticket ends with its 办结说明 (not the earlier reply) and, while the 回访 is owed
+    for it, the rating request: the follower's next bare digit is then this ticket's rating."""
+    closing = last_public_reply(session, ticket, "closed")
+    when = f"（{_day(closing)}）" if closing else ""
+    note = (closing.detail or "").strip() if closing else ""
+    lines = [f"办结说明{when}：{note}" if note else f"已办结{when}，未填写办结说明。"]
+    rating = session.exec(select(Rating).where(Rating.ticket_id == ticket.id)).first()
+    if rating is not None:
+        lines.append(f"您的评价：{rating.score} 分。")
+    elif (owed := pending_rating(session, ticket.openid)) is not None and owed.id == ticket.id:
+        lines.append(RATING_REQUEST)
+    return lines
 
 
 def progress_text(session: Session, settings: Settings, openid: str, number: str) -> str:
@@ -43,10 +64,11 @@ def progress_text(session: Session, settings: Settings, openid: str, number: str
         lines.append(f"受理时限：{cn_date(ticket.accept_due)}")
     elif ticket.status in AWAITING_ANSWER:
         lines.append(f"答复时限：{cn_date(ticket.answer_due)}")
+    if ticket.status == CLOSED:
+        return "\n".join(lines + _closed_lines(session, ticket))
     last = last_public_reply(session, ticket)
     if last:
-        when = last.at.replace(tzinfo=timezone.utc).astimezone(CHINA)
-        lines.append(f"最新答复（{when.month}月{when.day}日）：{last.detail}")
+        lines.append(f"最新答复（{_day(last)}）：{last.detail}")
     else:
         lines.append("暂无答复。")
     return "\n".join(lines)

@@ -38,6 +38,9 @@ class FollowerNotice:
     text: str
 
 
+RATING_REQUEST = "请为本次处理打分（回访）：直接回复数字\n1 很不满意\n2 不满意\n3 一般\n4 满意\n5 很满意"
+
+
 # ---------------------------------------------------------------- filing
 
 @dataclass
@@ -205,5 +208,5 @@ def close(session: Session, settings: Settings, ticket: Ticket, actor: str, role
     add_event(session, ticket, actor, "closed", summary, public=True)
     return FollowerNotice(ticket_id=ticket.id, openid=ticket.openid, kind="closed", text=(
         f"您的投诉（编号 {ticket.number}）已办结。\n" + (f"办结说明：{summary}\n" if summary else "")
-        + "请为本次处理打分（回访）：直接回复数字\n1 很不满意\n2 不满意\n3 一般\n4 满意\n5 很满意"
+        + RATING_REQUEST
     ))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import NamedTuple, Optional
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import select
@@ -29,6 +30,7 @@ from storage.models import Follower, PendingPush, utcnow
 log = logging.getLogger("policybot.wechat")
 
 OUTSIDE_WINDOW = 45015
+SIMULATOR_PREFIX = "sim_"  # the simulator page's followers (bot/wechat/routes.py)
 CLAIM_TIMEOUT = timedelta(seconds=60)
 
 
@@ -61,15 +63,31 @@ def _send(settings: Settings, openid: str, text: str) -> str | None:
         return type(exc).__name__
 
 
-def push(settings: Settings, openid: str, text: str) -> bool:
-    """Push `text` now, or keep it for the follower's next message. True when delivered.
-    Also the carrier of a ticket's `FollowerNotice` (the console: `tickets.deliver(…, push)`)."""
+class Pushed(NamedTuple):
+    """What became of one push: `delivered` now, or kept with WeChat's `error` code ("45015"),
+    "no-credentials" or the network error's name. True only when delivered (as `push` returned
+    before it said why), so callers that only ask "delivered?" still read it as a bool."""
+
+    delivered: bool
+    error: Optional[str] = None
+    kept: bool = False  # kept in PendingPush for the follower's next message
+
+    def __bool__(self) -> bool:
+        return self.delivered
+
+
+def push(settings: Settings, openid: str, text: str) -> Pushed:
+    """Push `text` now, or keep it for the follower's next message; the outcome says which and
+    why. Also the carrier of a ticket's `FollowerNotice` (the console: `tickets.deliver(…, push)`),
+    whose timeline then tells the real outcome."""
     error = _try_send(settings, openid, text)
     if error is None:
-        return True
+        return Pushed(True)
     with session_scope(settings.db_url) as s:
         s.add(PendingPush(openid=openid, text=text, last_error=error, attempts=1))
-    return False
+    if error == "no-credentials" and settings.simulator_enabled and openid.startswith(SIMULATOR_PREFIX):
+        error = "simulator"  # the simulator page fetches kept texts at once (take_pending)
+    return Pushed(False, error, kept=True)
 
 
 def _claim(settings: Settings, item_id: int) -> bool:
