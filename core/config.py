@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AfterValidator, AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -30,6 +30,14 @@ def networks(value: str) -> list[IPNetwork]:
         except ValueError:
             raise ValueError(f"不是合法的 IP 地址或网段：{part!r}") from None
     return out
+
+
+def _checked_networks(value: str) -> str:
+    networks(value)  # a typo in an allow-list stops the start with its reason
+    return value
+
+
+CIDRs = Annotated[str, AfterValidator(_checked_networks)]  # 'a.b.c.d/n, …' as typed, checked
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -50,14 +58,8 @@ class WeChatSettings(BaseSettings):
         description="seconds a signed /wechat request stays valid (either side of now); 0 turns the "
                     "age check off, e.g. to replay the official test vectors",
     )
-    allowed_ips: str = Field(
+    allowed_ips: CIDRs = Field(
         "", description="comma-separated CIDRs allowed to call /wechat (WeChat's callback ranges); empty: anyone")
-
-    @field_validator("allowed_ips")
-    @classmethod
-    def _cidrs(cls, value: str) -> str:
-        networks(value)  # a typo in an allow-list stops the start with its reason
-        return value
 
     @property
     def allowed_networks(self) -> list[IPNetwork]:
@@ -126,7 +128,7 @@ class Settings(BaseSettings):
                           "(unset: the threshold calibrated with the ranker, knowledge/ranker.json)")
 
     # the channel
-    trusted_proxies: str = Field(
+    trusted_proxies: CIDRs = Field(
         "", description="comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; "
                         "empty: the connecting address is the client")
     simulator: bool | None = Field(None, description="serve /simulator; default: on when WECHAT_TOKEN is unset")
@@ -147,7 +149,7 @@ class Settings(BaseSettings):
     metrics: Literal["local", "open", "off"] = Field(
         "local", description="GET /metrics: local = from loopback, POLICYBOT_TRUSTED_PROXIES, "
                              "POLICYBOT_METRICS_ALLOWED_IPS or with the admin bearer token; open; off (404)")
-    metrics_allowed_ips: str = Field(
+    metrics_allowed_ips: CIDRs = Field(
         "", description="comma-separated CIDRs of scrapers allowed to read /metrics (with POLICYBOT_METRICS=local)")
     worker_id: str | None = Field(
         None, description="names this process in an X-Policybot-Worker response header (scripts/cluster.sh "
@@ -169,12 +171,6 @@ class Settings(BaseSettings):
                 return frozenset(date.fromisoformat(p.strip()) for p in value.split(",") if p.strip())
             except ValueError:
                 raise ValueError(f"节假日应写成逗号分隔的 YYYY-MM-DD：{value!r}") from None
-        return value
-
-    @field_validator("trusted_proxies", "metrics_allowed_ips")
-    @classmethod
-    def _cidrs(cls, value: str) -> str:
-        networks(value)  # a typo in an allow-list stops the start with its reason
         return value
 
     @property

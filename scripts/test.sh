@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and pass the tests on a fresh machine: a virtualenv with the test extras, Debian's
-# PostgreSQL server (started here on a private socket) and Debian's chromium for Playwright
+# PostgreSQL server (started here on a private socket), Debian's nginx (the cluster's proxy) and
+# Debian's chromium for Playwright
 # (never `playwright install`). Then: the whole suite on SQLite, and the database-facing
 # suite again on PostgreSQL.
 set -euo pipefail
@@ -17,6 +18,7 @@ fi
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+{ command -v nginx || [ -x /usr/sbin/nginx ]; } >/dev/null 2>&1 || need_apt+=(nginx)  # scripts/cluster.sh's proxy
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     export DEBIAN_FRONTEND=noninteractive

@@ -206,3 +206,21 @@ def wx(server):
     from tests.wechat_util import platform_for  # wechat_util imports this module's constants
 
     return platform_for(server)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (scripts/test.sh installs it; never `playwright install`)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright, one per test module. Missing chromium is a failure,
+    not a skip: the pages are part of the product."""
+    assert os.path.exists(CHROMIUM), "Debian chromium is missing: scripts/test.sh installs it (apt-get install chromium)"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -17,9 +17,6 @@ from tests.wechat_util import wait_for
 
 pytestmark = pytest.mark.db
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 GAP = "培训期间管吃住吗"
 CLAUSE = "7个工作日内完成受理及审核"
 SHOTS = os.environ.get("POLICYBOT_SCREENSHOTS")  # a directory: keep the pages' screenshots there
@@ -111,16 +108,6 @@ def test_insights_figures_charts_and_csv(admin):
 
 # ---------------------------------------------------------------- in Chromium
 
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("needs Debian chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.browser

@@ -74,8 +74,7 @@ def test_nginx_conf_has_the_proxy_headers_upload_limit_and_allow_list():
 
 def test_debian_nginx_accepts_the_config(tmp_path):
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if not nginx or not Path("/etc/nginx/mime.types").exists():
-        pytest.skip("Debian's nginx is not installed (scripts/cluster.sh installs it)")
+    assert nginx and Path("/etc/nginx/mime.types").exists(), "Debian's nginx is missing: scripts/test.sh installs it"
     conf = NGINX.read_text().replace("server app:8000", "server 127.0.0.1:8000")
     conf = conf.replace("/var/log/nginx/", f"{tmp_path}/").replace("/etc/nginx/policybot/", f"{tmp_path}/inc/")
     (tmp_path / "inc").mkdir()

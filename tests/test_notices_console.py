@@ -14,9 +14,6 @@ from tests.console_helpers import add_staff, login
 
 pytestmark = pytest.mark.db
 TOKEN = "console-notices-token"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 NOTICE = """东营市人力资源和社会保障局文件
 
 东人社字〔{year}〕{no}号
@@ -87,17 +84,8 @@ def test_staff_read_admins_change_with_csrf(srv):
 
 # ---------------------------------------------------------------- in Chromium
 
-browser_only = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian chromium")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser, phone: bool):
@@ -119,7 +107,6 @@ def _fits(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-@browser_only
 @pytest.mark.browser
 @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
 def test_the_notices_pages_in_chromium(srv, browser, phone):

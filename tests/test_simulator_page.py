@@ -12,9 +12,6 @@ import pytest
 
 from tests.wechat_util import WECHAT_ENV, text_xml
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -23,51 +20,48 @@ def sim_server(live_server):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian chromium")
-def test_chat_in_the_browser(sim_server):
-    from playwright.sync_api import expect, sync_playwright
+def test_chat_in_the_browser(sim_server, browser):
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 800})
-            page.goto(sim_server.base_url + "/simulator")
-            bot = page.locator(".row.bot .bubble")
-            expect(bot.first).to_contain_text("我在", timeout=15000)  # the subscribe welcome
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    try:
+        page.goto(sim_server.base_url + "/simulator")
+        bot = page.locator(".row.bot .bubble")
+        expect(bot.first).to_contain_text("我在", timeout=15000)  # the subscribe welcome
 
-            def ask(text: str, expected: str):
-                count = bot.count()
-                page.fill("#input", text)
-                page.click("#send")
-                expect(bot.nth(count)).to_contain_text(expected, timeout=15000)
-                return bot.nth(count).inner_text()
-
-            menu = ask("帮助", "请回复数字选择")
-            qa_digit = re.search(r"(\d) 政策问答", menu).group(1)
-            ask(qa_digit, "例如")
-            ask("我在聊城", "山东 聊城")
-
+        def ask(text: str, expected: str):
             count = bot.count()
-            page.get_by_role("button", name="政策问答").click()  # a menu CLICK event
-            expect(bot.nth(count)).to_contain_text("例如", timeout=15000)
+            page.fill("#input", text)
+            page.click("#send")
+            expect(bot.nth(count)).to_contain_text(expected, timeout=15000)
+            return bot.nth(count).inner_text()
 
-            count = bot.count()
-            page.get_by_role("button", name="更多").click()
-            page.get_by_role("button", name="投诉举报").click()
-            expect(bot.nth(count)).not_to_be_empty(timeout=15000)
-            ask("取消", "取消")
+        menu = ask("帮助", "请回复数字选择")
+        qa_digit = re.search(r"(\d) 政策问答", menu).group(1)
+        ask(qa_digit, "例如")
+        ask("我在聊城", "山东 聊城")
 
-            count = bot.count()
-            page.click("#image")
-            expect(bot.nth(count)).to_contain_text("图片", timeout=15000)
+        count = bot.count()
+        page.get_by_role("button", name="政策问答").click()  # a menu CLICK event
+        expect(bot.nth(count)).to_contain_text("例如", timeout=15000)
 
-            page.click("#toggle-debug")
-            expect(page.locator("#debug")).to_contain_text("aes")  # safe mode, as configured
+        count = bot.count()
+        page.get_by_role("button", name="更多").click()
+        page.get_by_role("button", name="投诉举报").click()
+        expect(bot.nth(count)).not_to_be_empty(timeout=15000)
+        ask("取消", "取消")
 
-            box = page.locator("#phone").bounding_box()
-            assert box["width"] <= 420
-        finally:
-            browser.close()
+        count = bot.count()
+        page.click("#image")
+        expect(bot.nth(count)).to_contain_text("图片", timeout=15000)
+
+        page.click("#toggle-debug")
+        expect(page.locator("#debug")).to_contain_text("aes")  # safe mode, as configured
+
+        box = page.locator("#phone").bounding_box()
+        assert box["width"] <= 420
+    finally:
+        page.close()
 
 
 def test_simulator_api_uses_the_protocol(sim_server):
