@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from knowledge.loaders import SUPPORTED, refusal
+from bot.shapes import ChunkList, Health, IngestReport, NoticeList
 from knowledge.types import Answer
 
 router = APIRouter()
@@ -34,7 +35,7 @@ class AskRequest(BaseModel):
         return value
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz(request: Request):
     """503 starting | error while the first index is built; 200 ok, or degraded with reasons
     when a dependency is down (bot/health.py)."""
@@ -70,13 +71,13 @@ async def ask(body: AskRequest, request: Request) -> Answer:
     return await run_in_threadpool(kb.ask, body.question, region)
 
 
-@router.get("/api/notices")
+@router.get("/api/notices", response_model=NoticeList)
 async def notices(request: Request):
     kb = _kb_ready(request)
     return {"notices": await run_in_threadpool(kb.notices)}
 
 
-@router.get("/api/chunks")
+@router.get("/api/chunks", response_model=ChunkList)
 async def chunks(request: Request, file: str | None = None):
     kb = _kb_ready(request)
     return {"chunks": await run_in_threadpool(kb.chunks, file)}
@@ -95,7 +96,7 @@ def _check_admin(request: Request, authorization: str | None) -> None:
         raise HTTPException(401, "管理口令不正确", headers={"WWW-Authenticate": "Bearer"})
 
 
-@router.post("/api/ingest")
+@router.post("/api/ingest", response_model=IngestReport)
 async def ingest(request: Request, files: list[UploadFile] = File(...),
                  authorization: str | None = Header(None)):
     """Every file is read and checked before any is stored: one refused file (not text, empty,

@@ -19,6 +19,7 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Optional
 
+from bot.dialog.registry import RunKey
 from core.turn import Turn
 from knowledge.types import Answer
 from knowledge.unanswered import QuestionLog, clean_question
@@ -37,7 +38,6 @@ RECORDED = "抱歉没帮上忙，已记下这个问题，工作人员会据此�
 NOTHING = "抱歉没帮上忙。可以换个说法再问一次，或者：" + CHOICES
 HUMAN = ("人工服务：请拨打12333人社服务热线（工作时间）咨询。\n"
          "您刚才的问题已转给工作人员，他们会看到并补充答复。")
-NO_FORM = "请发送“我要投诉”开始投诉。"
 
 
 def _answered_key(turn: Turn) -> str:
@@ -112,7 +112,7 @@ def unhelpful_command(turn: Turn, match: "re.Match[str]") -> str:
     return RECORDED
 
 
-def offer_hook(turn: Turn, text: str) -> Optional[str]:
+def offer_hook(turn: Turn, text: str) -> Optional[str | RunKey]:
     """Before the menu digits: 1 or 2 after 没用's offer; any other message withdraws it."""
     if _get(turn, _offer_key(turn)) is None:
         return None
@@ -121,10 +121,7 @@ def offer_hook(turn: Turn, text: str) -> Optional[str]:
         return None
     if text == "2":
         return HUMAN
-    from bot.dialog.formflow import match_form, start_form  # the dialog imports this module
-
-    name = match_form("FORM_COMPLAINT")
-    return start_form(turn, name) if name else NO_FORM
+    return RunKey("FORM_COMPLAINT")  # the complaint form, opened by the router
 
 
 def register(dialog: "Registry") -> None:

@@ -11,9 +11,11 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from core import clock
 from forms import checks
+from knowledge.types import Source
 
 router = APIRouter()
 
@@ -24,6 +26,20 @@ ROUTES = {
 }
 
 
+class CheckReason(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    text: str
+    sources: list[Source] = []
+
+
+class CheckResult(BaseModel):
+    """The verdict: its outcome, each reason with the clause it rests on, and the form's figures
+    (amounts, apply_to …) beside them."""
+    model_config = ConfigDict(extra="allow")
+    outcome: str
+    reasons: list[CheckReason]
+
+
 def _error(field: str, message: str, status: int = 422) -> JSONResponse:
     return JSONResponse({"detail": message, "field": field}, status_code=status)
 
@@ -32,7 +48,7 @@ def _today(request: Request) -> date:
     return clock.today(request.app.state.settings)
 
 
-@router.post("/api/check/{form}")
+@router.post("/api/check/{form}", response_model=CheckResult)
 async def check(form: str, request: Request):
     if form not in ROUTES:
         return _error("form", f"没有这个自测：{form}（可用：{'、'.join(ROUTES)}）", 404)

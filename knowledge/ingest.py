@@ -23,6 +23,7 @@ from knowledge.chunking import chunk_notice
 from knowledge.embeddings import Embedder, embed_cached
 from knowledge.lexical import tokenize
 from knowledge.lifecycle import apply_metadata
+from knowledge.records import bump_version, lexical_text
 from knowledge.loaders import SUPPORTED, load_text
 from knowledge.structure import parse_notices
 from knowledge.vectors import VectorStore
@@ -57,13 +58,6 @@ def embed_text(heading_path: str, text: str) -> str:
     headings, so the same clause in another notice reuses its cached vector."""
     heading = heading_path.rsplit(" > ", 1)[-1] if heading_path else ""
     return (f"{heading}｜{text}" if heading else text)[:EMBED_CHARS]
-
-
-def lexical_text(title: str, doc_number: str | None, heading_path: str, text: str,
-                 issuer: str | None = None, region: str | None = None) -> str:
-    """What BM25 sees: the clause with its notice's title, 文号, issuer and region, so
-    "临沂的…" or "鲁人社字〔2021〕33号…" finds every clause of that notice."""
-    return " ".join(x for x in (title, doc_number or "", issuer or "", region or "", heading_path, text) if x)
 
 
 @contextmanager
@@ -209,15 +203,6 @@ def _drop_notices(session: Session, notice_ids: list[int]) -> None:
         n.superseded_by = None
         session.add(n)
     session.exec(delete(Notice).where(Notice.id.in_(notice_ids)))
-
-
-def bump_version(session: Session) -> None:
-    state = session.get(IndexState, 1)
-    if state is None:
-        state = IndexState(id=1, version=0)
-    state.version += 1
-    state.updated_at = utcnow()
-    session.add(state)
 
 
 def safe_name(filename: str) -> str:

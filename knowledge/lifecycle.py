@@ -19,7 +19,8 @@ from typing import Any, Optional
 from sqlmodel import Session, select
 
 from core.text import squash
-from storage.models import Chunk, Notice, NoticeEvent, utcnow
+from knowledge.records import plain_value, bump_version, event, lexical_text
+from storage.models import Chunk, Notice, utcnow
 
 FIELDS = ("title", "doc_number", "issuer", "date", "province", "city", "county", "valid_until")
 DATES = ("date", "valid_until")
@@ -44,10 +45,6 @@ class LifecycleError(Exception):
 
 # ---------------------------------------------------------------- metadata and status
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
-
-
 def _typed(field: str, value: Any) -> Any:
     if field in DATES and isinstance(value, str):
         return date.fromisoformat(value)
@@ -56,7 +53,7 @@ def _typed(field: str, value: Any) -> Any:
 
 def file_values(notice: Notice) -> dict[str, Any]:
     """The metadata columns as JSON values (dates ISO)."""
-    return {f: _plain(getattr(notice, f)) for f in FIELDS}
+    return {f: plain_value(getattr(notice, f)) for f in FIELDS}
 
 
 def apply_metadata(notice: Notice, extracted: dict[str, Any]) -> None:
@@ -125,13 +122,6 @@ def get(session: Session, notice_id: int) -> Notice:
     return notice
 
 
-def event(session: Session, notice_id: int, actor: str, action: str, field: str | None = None,
-          old: Any = None, new: Any = None, reason: str = "") -> None:
-    session.add(NoticeEvent(notice_id=notice_id, actor=actor, action=action, field=field,
-                            old_value=None if old is None else str(_plain(old)),
-                            new_value=None if new is None else str(_plain(new)), reason=reason or ""))
-
-
 def _reason(reason: str | None, required: bool = False) -> str:
     reason = (reason or "").strip()
     if required and not reason:
@@ -142,7 +132,6 @@ def _reason(reason: str | None, required: bool = False) -> str:
 
 
 def _changed(session: Session) -> None:
-    from knowledge.ingest import bump_version
 
     bump_version(session)  # every worker reloads its index (knowledge/service.py, _reload)
 
@@ -247,13 +236,13 @@ def edit(session: Session, notice_id: int, changes: dict[str, Any], actor: str, 
     overrides = dict(notice.overrides or {})
     touched = []
     for field, value in wanted.items():
-        if _plain(getattr(notice, field)) == _plain(value):
+        if plain_value(getattr(notice, field)) == plain_value(value):
             continue
         touched.append((field, getattr(notice, field), value))
-        if _plain(value) == extracted.get(field):
+        if plain_value(value) == extracted.get(field):
             overrides.pop(field, None)
         else:
-            overrides[field] = _plain(value)
+            overrides[field] = plain_value(value)
     if not touched:
         raise LifecycleError(422, "没有要修改的内容（与现有信息相同）", next(iter(changes), "body"))
     old_region = notice.region
@@ -274,7 +263,6 @@ def edit(session: Session, notice_id: int, changes: dict[str, Any], actor: str, 
 def retokenise(session: Session, notice: Notice) -> None:
     """BM25 reads a clause with its notice's title, 文号, issuer and region: after an edit the
     words follow the new ones (“潍人社字〔2024〕9号的补贴” finds the edited 文号)."""
-    from knowledge.ingest import lexical_text
     from knowledge.lexical import tokenize
 
     for chunk in session.exec(select(Chunk).where(Chunk.notice_id == notice.id)):

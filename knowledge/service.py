@@ -6,8 +6,7 @@ ingestion, retrieval and answering. Everything another worker needs is in the da
 vector store; this process only keeps a rebuildable in-memory BM25, reloaded when
 IndexState.version moves (another worker or `policybot ingest` changed the corpus).
 An admin's upload is searchable by BM25 as soon as it is stored; its dense vectors are filled by a
-background thread of the process that took the upload (a chunk without a vector has an empty
-text_hash in the database, so any process resumes the work after a restart).
+background thread of the process that took the upload (vector_fill.py).
 Questions are normalised first (normalise.py), and the answer says whose rule it quotes when it
 is not the asker's place's (or that the place has no notice at all).
 An admin's withdrawal, restore, supersession or edit (knowledge/lifecycle.py, through `change`)
@@ -35,9 +34,10 @@ from knowledge import responder
 from knowledge.embeddings import QueryCache, make_embedder
 from knowledge.index import HybridIndex
 from knowledge.lifecycle import normal_doc_number
-from knowledge.ingest import bump_version, collect_files, embed_pending, ingest_file, ingest_lock
+from knowledge.ingest import collect_files, ingest_file, ingest_lock
 from knowledge.normalise import normalise_question
 from knowledge.types import Answer, Source
+from knowledge.vector_fill import VectorFiller
 from knowledge.vectors import VectorStore
 from storage.db import session_scope
 
@@ -69,9 +69,7 @@ class KnowledgeBase:
         self._thread: threading.Thread | None = None
         self._index: HybridIndex | None = None
         self._last_check = 0.0
-        self._fill_guard = threading.Lock()
-        self._filler: threading.Thread | None = None
-        self._fill_again = False
+        self.filler = VectorFiller(self)
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -100,9 +98,9 @@ class KnowledgeBase:
 
     def close(self) -> None:
         self.questions.flush(timeout=5)
-        for thread in (self._thread, self._filler):
-            if thread and thread.is_alive():
-                thread.join(timeout=5)
+        if self._thread and self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self.filler.join(timeout=5)
 
     def _components(self) -> HybridIndex:
         with self._lock:
@@ -152,60 +150,11 @@ class KnowledgeBase:
         return report
 
     def _kick_vectors(self) -> None:
-        """Make sure this process's background filler runs (one thread; it stops when nothing
-        is pending, and a kick that arrives meanwhile makes it look again)."""
-        with self._fill_guard:
-            self._fill_again = True
-            if self._filler is None:
-                self._filler = threading.Thread(target=self._fill_vectors, name="kb-vectors", daemon=True)
-                self._filler.start()
-
-    def _fill_vectors(self) -> None:
-        """Embed chunks stored without vectors, a batch at a time, each batch committed under the
-        ingest lock (so a re-ingest never races it) and announced by a version bump, so every
-        worker reopens the vector store and sees the vectors as they arrive."""
-        index = self._components()
-        while True:
-            with self._fill_guard:
-                self._fill_again = False
-            try:
-                while True:
-                    with session_scope(self.settings.db_url) as session, ingest_lock(session, self.settings.data_dir):
-                        done = embed_pending(session, index.embedder, index.vectors)
-                    if not done:
-                        break
-                self._reload(force=True)
-                self._embed_sentences(index)
-            except Exception:  # answers still come from BM25; the next kick (upload, start) retries
-                log.exception("background embedding failed")
-            with self._fill_guard:
-                if not self._fill_again:
-                    self._filler = None
-                    return
-
-    def _embed_sentences(self, index: HybridIndex, batch: int = 32) -> None:
-        """Sentence vectors of clauses that have none yet (a fresh upload's): into the shared
-        embedding cache, a batch per transaction, then a version bump so every worker reloads."""
-        from knowledge.embeddings import embed_cached
-
-        missing = list(index.missing_sentences)
-        for start in range(0, len(missing), batch):
-            with session_scope(self.settings.db_url) as session:
-                embed_cached(index.embedder, missing[start:start + batch], session)
-        if missing:
-            with session_scope(self.settings.db_url) as session, ingest_lock(session, self.settings.data_dir):
-                bump_version(session)
-            self._reload(force=True)
+        self.filler.kick()
 
     def wait_for_vectors(self, timeout: float = 60.0) -> bool:
         """Block until this process's background filler is idle (CLI, tests)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._fill_guard:
-                if self._filler is None:
-                    return True
-            time.sleep(0.05)
-        return False
+        return self.filler.wait(timeout)
 
     def _ingest_paths(self, files: list[Path], reload: bool, defer_vectors: bool = False,
                       actor: str = "system") -> dict:

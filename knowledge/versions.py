@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from knowledge.lifecycle import event
+from knowledge.records import event
 from storage.models import Notice, NoticeVersion
 
 

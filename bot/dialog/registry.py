@@ -25,6 +25,13 @@ KeyHandler = Callable[[Turn], str]  # a menu key (click event or menu digit)
 Hook = Callable[[Turn, str], Optional[str]]  # before the menu digits: (turn, normalised text)
 
 
+@dataclass(frozen=True)
+class RunKey:
+    """A hook's reply that is a menu key to run, as if the follower had clicked it (the router
+    runs it), so a part can open a form without importing the dialog's form flow."""
+    key: str
+
+
 @dataclass
 class Command:
     """A message pattern (matched against the normalised text) and its handler."""

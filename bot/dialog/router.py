@@ -28,7 +28,7 @@ from bot.dialog import commands, menu, region, wiring
 from bot.dialog.answers import answer_question, pick_choice
 from bot.dialog.formflow import NOT_READY, Replay, continue_form, match_form, start_form
 from bot.dialog.paging import MORE_WORDS, page_reply, show_more
-from bot.dialog.registry import REGISTRY
+from bot.dialog.registry import REGISTRY, RunKey
 from core.config import Settings
 from core.turn import Inbound, Turn
 from storage.db import session_scope
@@ -60,13 +60,16 @@ def run_key(turn: Turn, key: str) -> str:
 def before_menu(turn: Turn, norm: str) -> Optional[str]:
     """The hooks checked before 更多 and the menu digits: the registered ones (a 回访 question,
     "回复 1–5", makes the next bare digit a rating), then, while an answer's choices are on
-    offer, a digit picking one of them (bot/choices.py)."""
+    offer, a digit picking one of them (bot/choices.py). A hook may answer with a menu key
+    to run (`RunKey`: 没用's "1" opens the complaint form)."""
     for hook in (*REGISTRY.hooks, pick_choice):
         try:
             reply = hook(turn, norm)
         except Exception:  # a broken hook must not take every message down with it
             log.exception("dialog hook %s failed", getattr(hook, "__qualname__", hook))
             reply = None
+        if isinstance(reply, RunKey):
+            return run_key(turn, reply.key)
         if reply is not None:
             return reply
     return None
