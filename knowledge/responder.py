@@ -211,7 +211,9 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     head = region_lead(kb, place, sources[0].region if sources else None)
     text = "\n\n".join(([head] if head else []) + [f"您问了{len(parts)}个问题，分别回答："] + blocks)
     tail = hints_for(question)
-    return Answer(answer=text + ("\n" + "\n".join(tail) if tail else ""), sources=sources[:5])
+    ans = Answer(answer=text + ("\n" + "\n".join(tail) if tail else ""), sources=sources[:5])
+    ans.unanswered_parts = [part for part, hit, _c in found if hit is None]  # logged as refused
+    return ans
 
 
 def _validity(n, today) -> str:

@@ -36,6 +36,8 @@ class Answer(BaseModel):
     more: str = Field("", description="text reachable with “更多” (not in `answer`)")
     confidence: float | None = Field(None, description="the ranker's probability that the quoted clause answers")
     _log_key: str | None = PrivateAttr(None)  # the question log's key (knowledge/unanswered.py), never in JSON
+    # the parts of a several-question message that no clause answered (logged as refused), never in JSON
+    _unanswered_parts: list[str] = PrivateAttr(default_factory=list)
 
     @property
     def log_key(self) -> str | None:
@@ -44,6 +46,14 @@ class Answer(BaseModel):
     @log_key.setter
     def log_key(self, value: str | None) -> None:
         self._log_key = value
+
+    @property
+    def unanswered_parts(self) -> list[str]:
+        return self._unanswered_parts
+
+    @unanswered_parts.setter
+    def unanswered_parts(self, parts: list[str]) -> None:
+        self._unanswered_parts = list(parts)
 
     def visible_text(self) -> str:
         """What the asker reads: the answer and the labels of its numbered choices."""

@@ -157,6 +157,11 @@ class QuestionLog:
                        confidence=ans.confidence, taught_id=taught_id)
             grouped = kind if kind in KINDS and taught_id is None else None
             self._writer.submit(lambda: self._write(row, grouped))
+            for part in ans.unanswered_parts if taught_id is None else []:
+                # a part of a several-question message that no clause answered: its own item
+                part_text = clean_question(normalise_question(part))
+                if part_text:
+                    self._writer.submit(lambda t=part_text: self._write_part(t, place))
             return key
         except Exception:
             log.exception("question log: record failed")
@@ -193,6 +198,12 @@ class QuestionLog:
             if grouped:
                 entry.group_id = self._count(s, row["question"], grouped, vector, row["at"])
             s.add(entry)
+
+    def _write_part(self, text: str, place: str | None) -> None:
+        """Count an unanswered part in its group (the message itself has its AskLog row)."""
+        vector = self._vector(text)
+        with session_scope(self.settings.db_url) as s:
+            self._count(s, text, "refused", vector, utcnow())
 
     def _write_unhelpful(self, key: str | None, text: str, place: str | None) -> None:
         vector = self._vector(text)

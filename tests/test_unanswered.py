@@ -157,3 +157,12 @@ def test_unhelpful_in_the_chat_is_recorded_and_offers_two_ways_on(wx, http):
     # 没用 long after (or without) an answer records nothing, but still offers the ways on
     other = new_openid()
     assert "1 投诉" in wx.say(other, "没用") and "已记下" not in wx.say(other, "没用")
+
+
+def test_the_unanswered_part_of_a_several_question_message_is_listed(http):
+    """“…是多少？另外…管不管住宿”: the first part is answered, the second is not — that
+    part is listed on its own, so admins see it although the message got an answer."""
+    ans = ask(http, "以工代训补贴标准是多少？另外培训期间管不管住宿")
+    assert not ans["refused"] and "没有找到答案" in ans["answer"], ans
+    item = wait_listed(http, "培训期间管不管住宿")
+    assert item["kind"] == "refused" and "以工代训" not in item["question"], item
