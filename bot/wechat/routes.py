@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.wechat import gate, inbox, menu, protocol, simulator
 from bot.wechat.protocol import Rejected
@@ -127,6 +127,25 @@ class SimMessage(BaseModel):
     key: str | None = Field(None, max_length=100)
 
 
+class SimMenu(BaseModel):
+    """The official account's menu as WeChat's menu API takes it (deploy/wechat-menu.json)."""
+    model_config = ConfigDict(extra="allow")
+    button: list[dict]
+
+
+class SimExchange(BaseModel):
+    """One message through /wechat as WeChat would send it, and what came back."""
+    status: int
+    reply: str | None  # the reply's text; None when the bot answered "success" (a push follows)
+    mode: str  # aes | raw
+    request_xml: str
+    response_xml: str
+
+
+class SimInbox(BaseModel):
+    messages: list[str]  # answers that went the push way (no AppSecret in a local trial)
+
+
 async def simulator_on(request: Request) -> None:
     """The simulator switch (settings.simulator_enabled: POLICYBOT_SIMULATOR, else on while
     WECHAT_TOKEN is unset). Off, every /simulator route is a 404, like a path that does not exist."""
@@ -143,19 +162,19 @@ async def simulator_page():
     return HTMLResponse(html, headers=headers)
 
 
-@router.get("/simulator/api/menu", dependencies=SIMULATOR_ON)
+@router.get("/simulator/api/menu", dependencies=SIMULATOR_ON, response_model=SimMenu)
 async def simulator_menu():
     return JSONResponse(menu.load_menu())
 
 
-@router.post("/simulator/api/send", dependencies=SIMULATOR_ON)
+@router.post("/simulator/api/send", dependencies=SIMULATOR_ON, response_model=SimExchange)
 async def simulator_send(message: SimMessage, request: Request):
     token = await run_in_threadpool(protocol.channel_token, request.app.state.settings)
     result = await simulator.exchange(request.app, request.app.state.settings, token, message)
     return JSONResponse(result)
 
 
-@router.get("/simulator/api/inbox", dependencies=SIMULATOR_ON)
+@router.get("/simulator/api/inbox", dependencies=SIMULATOR_ON, response_model=SimInbox)
 async def simulator_inbox(openid: str, request: Request):
     """Answers that went the push way while no WeChat AppSecret is configured (local trial)."""
     if not openid.startswith("sim_"):
