@@ -7,14 +7,13 @@ Routes stay thin: the KnowledgeBase does the work, off the event loop.
 """
 from __future__ import annotations
 
-import hmac
-
 from fastapi import APIRouter, File, Header, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
 from knowledge.loaders import SUPPORTED, refusal
+from bot.deps import ready_kb, require_admin
 from bot.shapes import ChunkList, Health, IngestReport, NoticeList
 from knowledge.types import Answer
 
@@ -45,13 +44,6 @@ async def healthz(request: Request):
     return JSONResponse(body, status_code=status)
 
 
-def _kb_ready(request: Request):
-    kb = request.app.state.kb
-    if not kb.ready:
-        raise HTTPException(503, "政策库正在建立索引，请稍后再试")
-    return kb
-
-
 def _follower_region(settings, user: str | None) -> str | None:
     """The region a follower set in chat (“我在聊城”), for an /api/ask that names the follower."""
     if not user:
@@ -66,34 +58,21 @@ def _follower_region(settings, user: str | None) -> str | None:
 
 @router.post("/api/ask", response_model=Answer)
 async def ask(body: AskRequest, request: Request) -> Answer:
-    kb = _kb_ready(request)
+    kb = ready_kb(request)
     region = body.region or await run_in_threadpool(_follower_region, request.app.state.settings, body.user)
     return await run_in_threadpool(kb.ask, body.question, region)
 
 
 @router.get("/api/notices", response_model=NoticeList)
 async def notices(request: Request):
-    kb = _kb_ready(request)
+    kb = ready_kb(request)
     return {"notices": await run_in_threadpool(kb.notices)}
 
 
 @router.get("/api/chunks", response_model=ChunkList)
 async def chunks(request: Request, file: str | None = None):
-    kb = _kb_ready(request)
+    kb = ready_kb(request)
     return {"chunks": await run_in_threadpool(kb.chunks, file)}
-
-
-def _check_admin(request: Request, authorization: str | None) -> None:
-    token = request.app.state.settings.admin_token
-    if not token:
-        raise HTTPException(403, "未开启上传：请设置 POLICYBOT_ADMIN_TOKEN")
-    scheme, _, given = (authorization or "").partition(" ")
-    given = given.strip()
-    if scheme.lower() != "bearer" or not given:
-        raise HTTPException(401, "需要请求头 Authorization: Bearer <管理口令>",
-                            headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise HTTPException(401, "管理口令不正确", headers={"WWW-Authenticate": "Bearer"})
 
 
 @router.post("/api/ingest", response_model=IngestReport)
@@ -101,8 +80,8 @@ async def ingest(request: Request, files: list[UploadFile] = File(...),
                  authorization: str | None = Header(None)):
     """Every file is read and checked before any is stored: one refused file (not text, empty,
     corrupt) stops the upload with 422 and each file's reason, and nothing is indexed."""
-    _check_admin(request, authorization)
-    kb = _kb_ready(request)
+    require_admin(request, authorization, what="上传")
+    kb = ready_kb(request)
     uploads: list[tuple[str, bytes]] = []
     for upload in files:
         name = upload.filename or "upload.txt"

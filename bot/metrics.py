@@ -23,7 +23,6 @@ served a request behind the balancer.
 """
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 import os
@@ -36,6 +35,7 @@ from prometheus_client import (REGISTRY, CollectorRegistry, Counter, Histogram, 
 from prometheus_client.core import GaugeMetricFamily
 from starlette.datastructures import MutableHeaders
 
+from bot.deps import admin_token_ok
 from core.config import Settings, networks
 
 log = logging.getLogger("policybot.metrics")
@@ -214,10 +214,7 @@ def _allowed(request: Request, settings: Settings, authorization: str | None) ->
     if address is not None and (address.is_loopback or any(
             address in net for net in settings.proxy_networks + networks(settings.metrics_allowed_ips))):
         return True
-    token = settings.admin_token
-    scheme, _, given = (authorization or "").partition(" ")
-    return (bool(token) and scheme.lower() == "bearer"
-            and hmac.compare_digest(given.strip().encode(), token.encode()))
+    return admin_token_ok(settings, authorization)
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot import notice_admin
-from bot.api import _check_admin, _kb_ready
+from bot.deps import ready_kb, require_admin
 from knowledge.lifecycle import MAX_LENGTH, STATUSES, LifecycleError
 
 router = APIRouter()
@@ -197,8 +197,8 @@ def _refused(exc: LifecycleError) -> JSONResponse:
 
 
 async def _run(request: Request, authorization: Optional[str], fn, *args, **kw):
-    _check_admin(request, authorization)
-    kb = _kb_ready(request)
+    require_admin(request, authorization)
+    kb = ready_kb(request)
     try:
         return await run_in_threadpool(fn, kb, *args, **kw)
     except LifecycleError as exc:
@@ -217,7 +217,7 @@ async def notice_edit(notice_id: int, body: EditRequest, request: Request,
     changes = body.model_dump(exclude_unset=True)
     reason = changes.pop("reason", "")
     if not changes:
-        _check_admin(request, authorization)
+        require_admin(request, authorization)
         return _refused(LifecycleError(
             422, "请至少提交一个要修改的字段（title、doc_number、issuer、date、region、valid_until）"))
     return await _run(request, authorization, notice_admin.edit, notice_id, changes, ACTOR, reason)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
 
-from bot.api import _check_admin, _kb_ready
+from bot.deps import ready_kb, require_admin
 from knowledge.taught import TeachError
 
 router = APIRouter()
@@ -87,13 +87,6 @@ class Removed(BaseModel):
     removed: int
 
 
-def _admin(request: Request, authorization: Optional[str]) -> None:
-    """The admin token, as POST /api/ingest checks it (bot/api.py); unset: these routes are off."""
-    if not request.app.state.settings.admin_token:
-        raise HTTPException(403, "未开启管理接口：请设置 POLICYBOT_ADMIN_TOKEN")
-    _check_admin(request, authorization)
-
-
 def _teach(call, *args):
     try:
         return call(*args)
@@ -104,42 +97,42 @@ def _teach(call, *args):
 @router.get("/api/unanswered", response_model=UnansweredList)
 async def unanswered(request: Request, authorization: Optional[str] = Header(None),
                      kind: Optional[Kind] = None, limit: int = Query(200, ge=1, le=1000)):
-    _admin(request, authorization)
+    require_admin(request, authorization)
     kb = request.app.state.kb
     return {"items": await run_in_threadpool(kb.questions.items, limit, kind)}
 
 
 @router.post("/api/unanswered/{item_id}/link", response_model=Taught)
 async def link(item_id: int, body: LinkRequest, request: Request, authorization: Optional[str] = Header(None)):
-    _admin(request, authorization)
-    kb = _kb_ready(request)
+    require_admin(request, authorization)
+    kb = ready_kb(request)
     return await run_in_threadpool(_teach, kb.taught.link, item_id, body.chunk_id, "api")
 
 
 @router.post("/api/unanswered/{item_id}/answer", response_model=Taught)
 async def answer(item_id: int, body: AnswerRequest, request: Request, authorization: Optional[str] = Header(None)):
-    _admin(request, authorization)
-    kb = _kb_ready(request)
+    require_admin(request, authorization)
+    kb = ready_kb(request)
     return await run_in_threadpool(_teach, kb.taught.answer, item_id, body.text, body.chunk_ids, "api")
 
 
 @router.post("/api/unanswered/{item_id}/dismiss", response_model=Taught)
 async def dismiss(item_id: int, body: DismissRequest, request: Request, authorization: Optional[str] = Header(None)):
-    _admin(request, authorization)
-    kb = _kb_ready(request)
+    require_admin(request, authorization)
+    kb = ready_kb(request)
     return await run_in_threadpool(_teach, kb.taught.dismiss, item_id, body.pointer, "api")
 
 
 @router.get("/api/taught", response_model=TaughtList)
 async def taught(request: Request, authorization: Optional[str] = Header(None)):
-    _admin(request, authorization)
-    kb = _kb_ready(request)
+    require_admin(request, authorization)
+    kb = ready_kb(request)
     return {"items": await run_in_threadpool(kb.taught.items)}
 
 
 @router.delete("/api/taught/{taught_id}", response_model=Removed)
 async def remove_taught(taught_id: int, request: Request, authorization: Optional[str] = Header(None)):
-    _admin(request, authorization)
+    require_admin(request, authorization)
     kb = request.app.state.kb
     if not await run_in_threadpool(kb.taught.remove, taught_id):
         raise HTTPException(404, "没有这条已教答案")
