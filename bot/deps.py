@@ -2,15 +2,19 @@
 
 Why one module: the upload, the notice lifecycle and the unanswered-question routes all sit
 behind `POLICYBOT_ADMIN_TOKEN`, and /metrics accepts the same token; one check, one set of
-Chinese refusals (403 when the token is unset, 401 when it is missing or wrong).
+Chinese refusals (403 when the token is unset, 401 when it is missing or wrong). `AdminKB` is
+that check and the ready knowledge base as one route dependency, so an admin route names what it
+needs in its signature and FastAPI refuses a stranger before the body is even looked at.
 """
 from __future__ import annotations
 
 import hmac
+from typing import Annotated, Optional
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from core.config import Settings
+from knowledge.service import KnowledgeBase
 
 
 def bearer(authorization: str | None) -> str:
@@ -42,3 +46,20 @@ def ready_kb(request: Request):
     if not kb.ready:
         raise HTTPException(503, "政策库正在建立索引，请稍后再试")
     return kb
+
+
+def admin_kb(request: Request, authorization: Optional[str] = Header(None)) -> KnowledgeBase:
+    """The admin check, then the knowledge base once its index is ready."""
+    require_admin(request, authorization)
+    return ready_kb(request)
+
+
+def admin_kb_anytime(request: Request, authorization: Optional[str] = Header(None)) -> KnowledgeBase:
+    """The admin check, then the knowledge base even while the index is built (for what lives in
+    the database alone: the question log, the taught answers)."""
+    require_admin(request, authorization)
+    return request.app.state.kb
+
+
+AdminKB = Annotated[KnowledgeBase, Depends(admin_kb)]
+AdminKBAnytime = Annotated[KnowledgeBase, Depends(admin_kb_anytime)]

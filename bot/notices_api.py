@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Body
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot import notice_admin
-from bot.deps import ready_kb, require_admin
+from bot.deps import AdminKB
+from knowledge.service import KnowledgeBase
 from knowledge.lifecycle import MAX_LENGTH, STATUSES, LifecycleError
 
 router = APIRouter()
@@ -196,9 +197,7 @@ def _refused(exc: LifecycleError) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status)
 
 
-async def _run(request: Request, authorization: Optional[str], fn, *args, **kw):
-    require_admin(request, authorization)
-    kb = ready_kb(request)
+async def _run(kb: KnowledgeBase, fn, *args, **kw):
     try:
         return await run_in_threadpool(fn, kb, *args, **kw)
     except LifecycleError as exc:
@@ -206,36 +205,31 @@ async def _run(request: Request, authorization: Optional[str], fn, *args, **kw):
 
 
 @router.get("/api/notices/{notice_id}", response_model=NoticeDetail, responses=REFUSALS)
-async def notice_detail(notice_id: int, request: Request, authorization: Optional[str] = Header(None)):
+async def notice_detail(notice_id: int, kb: AdminKB):
     """One notice: its chunks as the bot quotes them, its versions, its audit trail."""
-    return await _run(request, authorization, notice_admin.detail, notice_id)
+    return await _run(kb, notice_admin.detail, notice_id)
 
 
 @router.patch("/api/notices/{notice_id}", response_model=NoticeResult, responses=REFUSALS)
-async def notice_edit(notice_id: int, body: EditRequest, request: Request,
-                      authorization: Optional[str] = Header(None)):
+async def notice_edit(notice_id: int, body: EditRequest, kb: AdminKB):
     changes = body.model_dump(exclude_unset=True)
     reason = changes.pop("reason", "")
     if not changes:
-        require_admin(request, authorization)
         return _refused(LifecycleError(
             422, "请至少提交一个要修改的字段（title、doc_number、issuer、date、region、valid_until）"))
-    return await _run(request, authorization, notice_admin.edit, notice_id, changes, ACTOR, reason)
+    return await _run(kb, notice_admin.edit, notice_id, changes, ACTOR, reason)
 
 
 @router.post("/api/notices/{notice_id}/withdraw", response_model=WithdrawResult, responses=REFUSALS)
-async def notice_withdraw(notice_id: int, body: WithdrawRequest, request: Request,
-                          authorization: Optional[str] = Header(None)):
-    return await _run(request, authorization, notice_admin.withdraw, notice_id, body.reason, ACTOR)
+async def notice_withdraw(notice_id: int, body: WithdrawRequest, kb: AdminKB):
+    return await _run(kb, notice_admin.withdraw, notice_id, body.reason, ACTOR)
 
 
 @router.post("/api/notices/{notice_id}/restore", response_model=NoticeResult, responses=REFUSALS)
-async def notice_restore(notice_id: int, request: Request, body: Optional[RestoreRequest] = Body(None),
-                         authorization: Optional[str] = Header(None)):
-    return await _run(request, authorization, notice_admin.restore, notice_id, ACTOR, body.reason if body else "")
+async def notice_restore(notice_id: int, kb: AdminKB, body: Optional[RestoreRequest] = Body(None)):
+    return await _run(kb, notice_admin.restore, notice_id, ACTOR, body.reason if body else "")
 
 
 @router.post("/api/notices/{notice_id}/supersede", response_model=NoticeResult, responses=REFUSALS)
-async def notice_supersede(notice_id: int, body: SupersedeRequest, request: Request,
-                           authorization: Optional[str] = Header(None)):
-    return await _run(request, authorization, notice_admin.supersede, notice_id, body.by, ACTOR, body.reason)
+async def notice_supersede(notice_id: int, body: SupersedeRequest, kb: AdminKB):
+    return await _run(kb, notice_admin.supersede, notice_id, body.by, ACTOR, body.reason)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
 
-from bot.deps import ready_kb, require_admin
+from bot.deps import AdminKB, AdminKBAnytime
 from knowledge.taught import TeachError
 
 router = APIRouter()
@@ -95,45 +95,32 @@ def _teach(call, *args):
 
 
 @router.get("/api/unanswered", response_model=UnansweredList)
-async def unanswered(request: Request, authorization: Optional[str] = Header(None),
-                     kind: Optional[Kind] = None, limit: int = Query(200, ge=1, le=1000)):
-    require_admin(request, authorization)
-    kb = request.app.state.kb
+async def unanswered(kb: AdminKBAnytime, kind: Optional[Kind] = None, limit: int = Query(200, ge=1, le=1000)):
     return {"items": await run_in_threadpool(kb.questions.items, limit, kind)}
 
 
 @router.post("/api/unanswered/{item_id}/link", response_model=Taught)
-async def link(item_id: int, body: LinkRequest, request: Request, authorization: Optional[str] = Header(None)):
-    require_admin(request, authorization)
-    kb = ready_kb(request)
+async def link(item_id: int, body: LinkRequest, kb: AdminKB):
     return await run_in_threadpool(_teach, kb.taught.link, item_id, body.chunk_id, "api")
 
 
 @router.post("/api/unanswered/{item_id}/answer", response_model=Taught)
-async def answer(item_id: int, body: AnswerRequest, request: Request, authorization: Optional[str] = Header(None)):
-    require_admin(request, authorization)
-    kb = ready_kb(request)
+async def answer(item_id: int, body: AnswerRequest, kb: AdminKB):
     return await run_in_threadpool(_teach, kb.taught.answer, item_id, body.text, body.chunk_ids, "api")
 
 
 @router.post("/api/unanswered/{item_id}/dismiss", response_model=Taught)
-async def dismiss(item_id: int, body: DismissRequest, request: Request, authorization: Optional[str] = Header(None)):
-    require_admin(request, authorization)
-    kb = ready_kb(request)
+async def dismiss(item_id: int, body: DismissRequest, kb: AdminKB):
     return await run_in_threadpool(_teach, kb.taught.dismiss, item_id, body.pointer, "api")
 
 
 @router.get("/api/taught", response_model=TaughtList)
-async def taught(request: Request, authorization: Optional[str] = Header(None)):
-    require_admin(request, authorization)
-    kb = ready_kb(request)
+async def taught(kb: AdminKB):
     return {"items": await run_in_threadpool(kb.taught.items)}
 
 
 @router.delete("/api/taught/{taught_id}", response_model=Removed)
-async def remove_taught(taught_id: int, request: Request, authorization: Optional[str] = Header(None)):
-    require_admin(request, authorization)
-    kb = request.app.state.kb
+async def remove_taught(taught_id: int, kb: AdminKBAnytime):
     if not await run_in_threadpool(kb.taught.remove, taught_id):
         raise HTTPException(404, "没有这条已教答案")
     return {"removed": taught_id}

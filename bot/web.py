@@ -7,7 +7,7 @@ allow-list and the console's reveal log both need the caller's address (X-Forwar
 believed only from POLICYBOT_TRUSTED_PROXIES, so nobody can claim to be WeChat by sending a
 header); the console cookie's Secure flag follows the scheme; and a hostile body (NaN, 1,200
 nested brackets, a wrong type) must never surface as a 500 or as framework English, whatever
-route it reaches — including routes of other packages (forms.api) that parse JSON themselves.
+route it reaches — whatever package the route is in.
 """
 from __future__ import annotations
 
@@ -141,7 +141,10 @@ ERROR_TEXT = {
     "greater_than_equal": "{field}不能小于 {ge}", "less_than_equal": "{field}不能大于 {le}",
     "json_invalid": "请求体不是合法的 JSON", "json_type": "请求体不是合法的 JSON",
     "model_attributes_type": "请求体必须是 JSON 对象", "dict_type": "{field}必须是 JSON 对象",
-    "list_type": "{field}必须是列表", "literal_error": "{field}取值不正确", "enum": "{field}取值不正确",
+    "list_type": "{field}必须是列表",
+    "date_type": "{field}必须是 YYYY-MM-DD 格式的日期", "date_parsing": "{field}必须是 YYYY-MM-DD 格式的日期",
+    "date_from_datetime_parsing": "{field}必须是 YYYY-MM-DD 格式的日期",
+    "date_from_datetime_inexact": "{field}必须是 YYYY-MM-DD 格式的日期", "literal_error": "{field}取值不正确", "enum": "{field}取值不正确",
 }
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 
@@ -150,14 +153,25 @@ def _field(loc: tuple) -> str:
     return ".".join(str(p) for p in loc if p not in _LOCATIONS and not isinstance(p, int))
 
 
-def validation_message(error: dict[str, Any]) -> tuple[str, str]:
-    """(Chinese message, field name) for one pydantic/FastAPI validation error."""
+def field_titles(request: Request) -> dict[str, str]:
+    """The Chinese names (`Field(title=...)`) of the matched route's body model, by field."""
+    body = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body, "field_info", None), "annotation", None)
+    fields = getattr(model, "model_fields", None) or {}
+    return {name: f.title for name, f in fields.items() if f.title and CHINESE.search(f.title)}
+
+
+def validation_message(error: dict[str, Any], titles: dict[str, str] | None = None) -> tuple[str, str]:
+    """(Chinese message, field name) for one pydantic/FastAPI validation error; a field with a
+    Chinese title is named by it too ("缺少新吸纳时间（字段 hire_date）")."""
     field = _field(tuple(error.get("loc") or ()))
     kind = error.get("type", "")
     ctx = {k: v for k, v in (error.get("ctx") or {}).items() if k != "field" and isinstance(v, (int, float, str))}
+    title = (titles or {}).get(field)
     if kind == "value_error" and CHINESE.search(str(error.get("msg", ""))):  # our own validators
-        return f"字段 {field}：" + str(error["msg"]).removeprefix("Value error, "), field
-    label = f"字段 {field} " if field else "请求体"
+        named = f"{title}（字段 {field}）" if title else f"字段 {field}："
+        return named + str(error["msg"]).removeprefix("Value error, "), field
+    label = f"{title}（字段 {field}）" if title else (f"字段 {field} " if field else "请求体")
     try:
         text = ERROR_TEXT.get(kind, "{field}格式不正确").format(field=label, **ctx)
     except (KeyError, IndexError):
@@ -167,7 +181,7 @@ def validation_message(error: dict[str, Any]) -> tuple[str, str]:
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors() or [{}]
-    message, field = validation_message(errors[0])
+    message, field = validation_message(errors[0], field_titles(request))
     # the framework's own body would echo the input, which may be NaN (not JSON: a 500)
     return JSONResponse({"detail": message, "field": field or "body"}, status_code=422)
 
@@ -187,7 +201,7 @@ async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
     return JSONResponse({"detail": "请求内容嵌套层次过深，无法处理"}, status_code=400)
 
 
-# What a refusal body is (the 422s above, and forms.api's): the schema /openapi.json advertises
+# What a refusal body is (the 422s above): the schema /openapi.json advertises
 # for 422 instead of FastAPI's list of English validation errors, which no route returns.
 REFUSAL_SCHEMA = {
     "title": "Refusal",

@@ -1,11 +1,12 @@
 """POST /api/check/enterprise-yigong and /api/check/trainee-subsidy: eligibility from facts.
 
-Thin routes over forms.checks — the same validation and rule evaluation the chat forms use.
-Missing or malformed facts → 422 {"detail": "<Chinese message naming the field>", "field": name}.
+Thin routes over forms.checks — the same rule evaluation the chat forms use. The bodies are the
+models of forms/facts.py, so FastAPI checks them and /openapi.json describes them; missing or
+malformed facts → 422 {"detail": "<Chinese message naming the field>", "field": name} from the
+app's one validation handler. An unknown check name is a 404 that lists the real ones.
 """
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from fastapi import APIRouter, Request
@@ -15,15 +16,10 @@ from pydantic import BaseModel, ConfigDict
 
 from core import clock
 from forms import checks
+from forms.facts import TraineeFacts, YigongFacts
 from knowledge.types import Source
 
 router = APIRouter()
-
-MAX_BODY = 64 * 1024
-ROUTES = {
-    "enterprise-yigong": (checks.validate_yigong, checks.check_yigong),
-    "trainee-subsidy": (checks.validate_trainee, checks.check_trainee),
-}
 
 
 class CheckReason(BaseModel):
@@ -40,29 +36,29 @@ class CheckResult(BaseModel):
     reasons: list[CheckReason]
 
 
-def _error(field: str, message: str, status: int = 422) -> JSONResponse:
-    return JSONResponse({"detail": message, "field": field}, status_code=status)
-
-
-def _today(request: Request) -> date:
-    return clock.today(request.app.state.settings)
-
-
-@router.post("/api/check/{form}", response_model=CheckResult)
-async def check(form: str, request: Request):
-    if form not in ROUTES:
-        return _error("form", f"没有这个自测：{form}（可用：{'、'.join(ROUTES)}）", 404)
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        return _error("body", "请求体太大", 413)
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return _error("body", "请求体不是合法的 JSON")
-    validate, evaluate = ROUTES[form]
-    try:
-        facts, labels = validate(body)
-    except checks.FactError as bad:
-        return _error(bad.field, bad.message)
-    verdict = await run_in_threadpool(evaluate, facts, labels, request.app.state.kb, _today(request))
+async def _verdict(request: Request, evaluate, body: YigongFacts | TraineeFacts) -> dict:
+    facts, labels = body.facts()
+    today: date = clock.today(request.app.state.settings)
+    verdict = await run_in_threadpool(evaluate, facts, labels, request.app.state.kb, today)
     return verdict.public()
+
+
+@router.post("/api/check/enterprise-yigong", response_model=CheckResult)
+async def check_yigong(body: YigongFacts, request: Request):
+    """以工代训：企业是否符合条件、可补多少、到哪里申请。"""
+    return await _verdict(request, checks.check_yigong, body)
+
+
+@router.post("/api/check/trainee-subsidy", response_model=CheckResult)
+async def check_trainee(body: TraineeFacts, request: Request):
+    """职业培训补贴：学员是否符合条件，每条理由附政策原文。"""
+    return await _verdict(request, checks.check_trainee, body)
+
+
+KNOWN = ("enterprise-yigong", "trainee-subsidy")
+
+
+@router.post("/api/check/{form}", include_in_schema=False)
+async def unknown_check(form: str):
+    return JSONResponse({"detail": f"没有这个自测：{form}（可用：{'、'.join(KNOWN)}）", "field": "form"},
+                        status_code=404)

@@ -6,7 +6,6 @@ follower, the 30-minute expiry and a pending 回访 rating taking the digit firs
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from core.turn import Inbound
 from knowledge.types import Answer, Choice, Source
 from storage import db
 from storage.models import KeyValue, Ticket, utcnow
-from tests.conftest import database_settings
+from tests.dialog_util import ScriptedKB, openid, settings  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.db
 
@@ -38,29 +37,7 @@ NOTE = "另有《济源市电子培训券管理办法》也规定了培训券的
 LINE = "\n\n没帮上？回复“没用”"  # every answer's last line (bot/feedback.py)
 
 
-class ScriptedKB:
-    """Stands in for the knowledge base: a scripted Answer per question, and what was asked."""
-
-    def __init__(self, answers: dict[str, Answer]):
-        self.answers = answers
-        self.asked: list[str] = []
-
-    def ask(self, question, region=None):
-        self.asked.append(question)
-        return self.answers[question]
-
-
 KB = {"培训补贴怎么申领": OVERVIEW, "社保补贴": PLAIN, "以工代训补贴标准": OTHER}
-
-
-@pytest.fixture
-def settings(request, tmp_path):
-    return database_settings(request.config, tmp_path / "data")
-
-
-@pytest.fixture
-def openid():
-    return "o" + uuid.uuid4().hex[:12]
 
 
 def say(settings, kb, openid, text, kind="text", **fields):

@@ -6,7 +6,6 @@ human; after 30 minutes, or after a refusal, nothing is recorded; any other mess
 the offer, so the digits select the menu again."""
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -17,7 +16,7 @@ from core.turn import Inbound
 from knowledge.types import Answer, Source
 from storage import db
 from storage.models import KeyValue, UnansweredQuestion, utcnow
-from tests.conftest import database_settings
+from tests.dialog_util import ScriptedKB, openid, settings  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.db
 
@@ -28,25 +27,7 @@ FULL = Answer(answer="培训补贴按规定申领。" * 66, sources=LONG.sources
 REFUSED = Answer(answer="抱歉，现有的政策文件里没有找到能回答这个问题的内容。", refused=True)
 
 
-class ScriptedKB:
-    def __init__(self, answers):
-        self.answers = answers
-
-    def ask(self, question, region=None):
-        return self.answers[question].model_copy()
-
-
 KB = {"以工代训补贴标准": PLAIN, "很长的问题": LONG, "满满一屏": FULL, "天气": REFUSED}
-
-
-@pytest.fixture
-def settings(request, tmp_path):
-    return database_settings(request.config, tmp_path / "data")
-
-
-@pytest.fixture
-def openid():
-    return "o" + uuid.uuid4().hex[:12]
 
 
 def say(settings, openid, text, kb=None):

@@ -11,18 +11,12 @@ from core.turn import Inbound
 from knowledge.types import Answer, Source
 from storage.db import init_db, session_scope
 from storage.models import Follower
+from tests.dialog_util import ScriptedKB
 
 
-class ScriptedKB:
-    """Stands in for the knowledge base where the test needs an answer of a given length."""
-
-    def __init__(self, answer: str):
-        self.answer = answer
-        self.asked: list[tuple] = []
-
-    def ask(self, question, region=None):
-        self.asked.append((question, region))
-        return Answer(answer=self.answer, sources=[Source(file="f", title="某某通知", doc_number="鲁人社字〔2021〕1号")])
+def scripted(text: str) -> ScriptedKB:
+    """A knowledge base whose every answer is `text`, cited to one notice."""
+    return ScriptedKB(Answer(answer=text, sources=[Source(file="f", title="某某通知", doc_number="鲁人社字〔2021〕1号")]))
 
 
 @pytest.fixture
@@ -41,7 +35,7 @@ LONG = "\n".join(f"第{i}条：职业技能培训补贴按规定申领，培训�
 
 
 def test_long_answer_is_paged_with_more(settings):
-    kb = ScriptedKB(LONG)
+    kb = scripted(LONG)
     parts = [say(settings, kb, "u1", "培训补贴怎么申领")]
     while parts[-1].endswith(paging.MORE_HINT):
         parts.append(say(settings, kb, "u1", "更多"))
@@ -65,17 +59,17 @@ def test_paginate_keeps_every_character():
 
 
 def test_region_phrases(settings):
-    kb = ScriptedKB("答复")
+    kb = scripted("答复")
     assert "山东 聊城" in say(settings, kb, "u2", "我在聊城市")
     say(settings, kb, "u2", "补贴标准")
-    assert kb.asked[-1][1] == "山东 聊城"  # the follower's stored region is passed as the region
+    assert kb.regions_asked[-1] == "山东 聊城"  # the follower's stored region is passed as the region
     assert "河南 济源" in say(settings, kb, "u2", "地区：济源")
     assert "山西 吕梁 文水" in say(settings, kb, "u2", "我是文水人")
     # not places: questions go to Q&A unchanged
     say(settings, kb, "u2", "我是企业HR，以工代训怎么申请")
-    assert kb.asked[-1][0] == "我是企业HR，以工代训怎么申请"
+    assert kb.asked[-1] == "我是企业HR，以工代训怎么申请"
     say(settings, kb, "u2", "我在哪里可以领取补贴")
-    assert kb.asked[-1][0] == "我在哪里可以领取补贴"
+    assert kb.asked[-1] == "我在哪里可以领取补贴"
     with session_scope(settings.db_url) as s:
         assert s.get(Follower, "u2").region == "山西 吕梁 文水"
 
@@ -88,7 +82,7 @@ def test_commands_are_data(settings, monkeypatch):
     registry = wiring.wire()
     monkeypatch.setattr(registry, "commands", list(registry.commands))
     registry.command(r"^查编号\s*(?P<number>\d+)$", lookup_for_test)
-    kb = ScriptedKB("答复")
+    kb = scripted("答复")
     assert say(settings, kb, "u3", "查编号 12") == "查询编号：12（u3）"
     assert say(settings, kb, "u3", "查编号１２") == "查询编号：12（u3）"  # full-width digits
     assert kb.asked == []

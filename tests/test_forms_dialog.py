@@ -15,6 +15,7 @@ from sqlmodel import Session
 from core.turn import Inbound, Turn
 from bot.dialog import formflow
 from forms import checks, engine, registry
+from forms.facts import YigongFacts
 from storage import db
 from storage.models import Follower, utcnow
 from tests.conftest import database_settings, knowledge_base
@@ -125,8 +126,8 @@ def test_chat_and_api_give_the_same_verdict(env):
     settings, kb = env
     chat = Chat(env)
     verdict_text = chat.run("以工代训自测", "济南", "大型", "超市", "省属", "2021-07-01", "8", "确认")
-    facts, labels = checks.validate_yigong({"region": "济南", "enterprise_size": "大型", "industry": "超市",
-                                            "ownership": "省属", "hire_date": "2021-07-01", "months": 8})
+    facts, labels = YigongFacts.model_validate({"region": "济南", "enterprise_size": "大型", "industry": "超市",
+                                                "ownership": "省属", "hire_date": "2021-07-01", "months": 8}).facts()
     verdict = checks.check_yigong(facts, labels, kb)
     assert verdict.outcome == "eligible"
     for reason in verdict.reasons:

@@ -15,7 +15,7 @@ from bot.notice_admin import forget_cached
 from core.turn import Inbound
 from knowledge.lifecycle import names_notice
 from knowledge.types import Answer, Choice, Source
-from tests.conftest import database_settings
+from tests.dialog_util import ScriptedKB, settings  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.db
 TITLE = "东营市职业技能培训补贴资金管理办法"
@@ -26,18 +26,8 @@ OFFER = Answer(answer="培训补贴按培训合格人数申领。", sources=[Sou
                more=f"另：东营《{TITLE}》的规定：「每人补贴900元。」")
 
 
-class ScriptedKB:
-    def ask(self, question, region=None):
-        return OFFER
-
-
-@pytest.fixture
-def settings(request, tmp_path):
-    return database_settings(request.config, tmp_path / "data")
-
-
 def say(settings, openid, text):
-    return dialog.handle(settings, ScriptedKB(), Inbound(openid=openid, kind="text", text=text))
+    return dialog.handle(settings, ScriptedKB(OFFER), Inbound(openid=openid, kind="text", text=text))
 
 
 def test_offered_choices_and_more_quoting_a_withdrawn_notice_are_dropped(settings):

@@ -9,12 +9,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from sqlmodel import select
-
 from bot.dialog.answers import answer_question
 from core.turn import Turn
 from core.regions import resolve_place, within
-from storage.models import Notice
 
 PLACE_TAIL = re.compile(r"(的|人|这边|那边|这里|地区|本地|工作|上班)+$")
 SPLIT = re.compile(r"[,，。;；!！?？\s]")
@@ -24,10 +21,9 @@ CLEAR_WORDS = ("全部", "全国", "清除", "不限", "无")
 
 
 def covered_regions(turn: Turn) -> list[str]:
-    """The regions the loaded notices cover (from the knowledge tables)."""
-    rows = turn.session.exec(select(Notice.province, Notice.city, Notice.county).distinct()).all()
-    labels = {" ".join(p for p in row if p) for row in rows}
-    return sorted(label for label in labels if label)
+    """The regions the notices in force cover, as the knowledge base counts them (a withdrawn
+    notice's region is not offered), most notices first."""
+    return turn.kb.covered_regions()
 
 
 def covered_text(turn: Turn) -> str:
