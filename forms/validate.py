@@ -15,7 +15,9 @@ What is checked:
   notice's corpus file, each `when` fact a slot of the form that runs the check (or `today`);
 - in notices.yaml: each notice's file in knowledge/corpus (by stem) and its 文号 in that file;
 - in routing.yaml: the teams, regions and fallback region that rules and teams name, region
-  paths that are gazetteer places, and the complaint form's region choices among its regions.
+  paths that are gazetteer places, and the complaint form's region choices among its regions;
+- the word lists of knowledge/ (synonyms.yaml, topics.yaml, scope.yaml) against their models
+  (knowledge/wordlists.py), and each topic concept an official word of the vocabulary.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from forms import conditions
 from forms.datafiles import CHOICE_SETS, NOTICES, RoutingFile, RuleSet, check, names
 from forms.definition import FormDef, reference_problems, where
 from forms.rules import normalise
+from knowledge import wordlists
 
 SPECIAL_RULE_FILES = {"choices.yaml", "notices.yaml"}
 RULE_FACTS = {"today"}  # added by forms.rules.evaluate
@@ -113,7 +116,21 @@ class Checker:
         for path in rule_files:
             self.check_rule_set(path, [form for _, form in parsed if form.check == path.stem])
         self.check_routing(self.routing, parsed)
+        self.check_word_lists(self.root / "knowledge")
         return sorted(set(self.problems), key=lambda p: (p.file, p.line, p.message))
+
+    def check_word_lists(self, folder: Path) -> None:
+        files = {name: self.read(folder / name) for name in ("synonyms.yaml", "topics.yaml", "scope.yaml")}
+        vocabulary, topics, scope = files.values()
+        if scope is not None:
+            self.fits(scope, wordlists.SCOPES)
+        if vocabulary is None or topics is None:
+            return
+        if self.fits(vocabulary, wordlists.Vocabulary) & self.fits(topics, wordlists.TOPICS):
+            spoken = wordlists.Vocabulary.model_validate(vocabulary.data or {})
+            for name, i, concept in wordlists.unknown_concepts(spoken, wordlists.TOPICS.validate_python(topics.data)):
+                self.add(topics, (name, "concepts", i),
+                         f"concept {concept!r} is no official word of the vocabulary (an `add` of {self.shown(folder / 'synonyms.yaml')})")
 
     def check_choice_sets(self, path: Path) -> dict:
         file = self.read(path)

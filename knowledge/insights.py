@@ -4,7 +4,8 @@ Why figures here and drawing in the console: the same numbers feed the page's ch
 export, and a later report (or a CLI) may want them without the web layer. Each question falls in
 one of four outcomes: answered, answered with little confidence, refused, or answered and then
 marked 没用 (unhelpful wins: the follower said so). Weeks start on Monday, China time. A topic
-is the first entry of ask_topics.yaml whose words the question holds (else 其他); the place is
+is the first policy area of the vocabulary (synonyms.yaml `areas`) whose words, or their everyday
+words, the question holds (else 其他); the place is
 the asker's (the question's own, else the follower's stored region).
 """
 from __future__ import annotations
@@ -12,16 +13,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from pathlib import Path
 
-import yaml
 from sqlmodel import select
 
 from core.clock import CHINA
+from knowledge.lexical import load_synonyms
+from knowledge.vocabulary import everyday_words
 from storage.db import session_scope
 from storage.models import AskLog
 
-TOPICS_FILE = Path(__file__).with_name("ask_topics.yaml")
 OTHER = "其他"
 OUTCOMES = ("answered", "low_confidence", "refused", "unhelpful")
 OUTCOME_LABELS = {"answered": "已回答", "low_confidence": "把握不大", "refused": "未能回答", "unhelpful": "没帮上"}
@@ -31,8 +31,8 @@ MAX_WEEKS = 52
 
 @lru_cache
 def _topics() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8")) or {}
-    return tuple((name, tuple(words or ())) for name, words in data.items())
+    return tuple((name, tuple(dict.fromkeys(w for word in words for w in (word, *everyday_words(word)))))
+                 for name, words in load_synonyms().areas)
 
 
 def topic_of(question: str) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from knowledge.wordlists import Vocabulary, parsed
+
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
 STOPWORDS = set("""的 了 是 在 有 和 与 或 及 等 也 都 就 吗 呢 吧 啊 呀 哦 嘛 么 我 我们 你 你们 他 她 它 咱 咱们 这 那 这个 那个
 什么 怎么 怎样 怎么样 如何 哪 哪些 哪个 哪里 多少 几 多久 为什么 能 能不能 可以 可不可以 会 要 想 请问 问 一下 请 给
@@ -42,17 +44,16 @@ class Synonyms:
     rules: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]  # (triggers, expansions)
     fillers: tuple[str, ...] = ()  # spoken fillers dropped from a question (normalise.py)
     colloquial: tuple[tuple[str, str], ...] = ()  # dialect spelling → standard (normalise.py)
+    areas: tuple[tuple[str, tuple[str, ...]], ...] = ()  # policy areas of the insights page (insights.py)
 
 
 @lru_cache
 def load_synonyms(path: str | None = None) -> Synonyms:
-    data = yaml.safe_load(Path(path or SYNONYMS_FILE).read_text(encoding="utf-8")) or {}
-    rules = []
-    for rule in data.get("expand", []):
-        rules.append((tuple(rule["when"]), tuple(rule["add"])))
-    return Synonyms(terms=tuple(data.get("terms", [])), rules=tuple(rules),
-                    fillers=tuple(data.get("fillers", [])),
-                    colloquial=tuple((str(k), str(v)) for k, v in (data.get("colloquial") or {}).items()))
+    file = Path(path or SYNONYMS_FILE)
+    data = parsed(Vocabulary, yaml.safe_load(file.read_text(encoding="utf-8")), str(file))
+    return Synonyms(terms=tuple(data.terms), rules=tuple((tuple(r.when), tuple(r.add)) for r in data.expand),
+                    fillers=tuple(data.fillers), colloquial=tuple(data.colloquial.items()),
+                    areas=tuple((a.name, tuple(a.words)) for a in data.areas))
 
 
 def _init_jieba():

@@ -16,6 +16,8 @@ import re
 import numpy as np
 import yaml
 
+from knowledge.wordlists import SCOPES, parsed
+
 SCOPE_FILE = Path(__file__).with_name("scope.yaml")
 MARGIN = 0.0  # the scope must be at least this much closer than the best clause
 
@@ -29,8 +31,9 @@ class Scope:
 
 @lru_cache
 def load_scopes(path: str | None = None) -> tuple[Scope, ...]:
-    data = yaml.safe_load(Path(path or SCOPE_FILE).read_text(encoding="utf-8")) or {}
-    return tuple(Scope(name, " ".join(spec["description"].split()), spec["hint"]) for name, spec in data.items())
+    file = Path(path or SCOPE_FILE)
+    data = parsed(SCOPES, yaml.safe_load(file.read_text(encoding="utf-8")), str(file))
+    return tuple(Scope(name, " ".join(spec.description.split()), spec.hint) for name, spec in data.items())
 
 
 _vectors: dict[str, tuple[np.ndarray, np.ndarray]] = {}

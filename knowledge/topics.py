@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from knowledge.wordlists import TOPICS, TopicSpec, parsed
+
 TOPICS_FILE = Path(__file__).with_name("topics.yaml")
 
 
@@ -34,17 +36,17 @@ class Topic:
 
 @lru_cache
 def load_topics(path: str | None = None) -> tuple[Topic, ...]:
-    data = yaml.safe_load(Path(path or TOPICS_FILE).read_text(encoding="utf-8")) or {}
+    file = Path(path or TOPICS_FILE)
+    data = parsed(TOPICS, yaml.safe_load(file.read_text(encoding="utf-8")), str(file))
     from knowledge.vocabulary import everyday_words
 
-    def always(spec: dict) -> tuple[str, ...]:
-        words = list(spec.get("always", []))
-        for concept in spec.get("concepts", []):
+    def always(spec: TopicSpec) -> tuple[str, ...]:
+        words = list(spec.always)
+        for concept in spec.concepts:
             words += [concept, *everyday_words(concept)]
         return tuple(dict.fromkeys(words))
 
-    return tuple(Topic(name, spec.get("hint") or "", always(spec), tuple(spec.get("who", [])),
-                       tuple(spec.get("what", [])), tuple(spec.get("unless", [])))
+    return tuple(Topic(name, spec.hint, always(spec), tuple(spec.who), tuple(spec.what), tuple(spec.unless))
                  for name, spec in data.items())
 
 

@@ -19,12 +19,17 @@ def run(*args: str):
     return result.exit_code, result.output
 
 
+WORD_LISTS = ("synonyms.yaml", "topics.yaml", "scope.yaml")
+
+
 @pytest.fixture
 def copy(tmp_path) -> Path:
-    """The data a check reads, copied: forms/, deploy/routing.yaml, knowledge/corpus/."""
+    """The data a check reads, copied: forms/, deploy/routing.yaml, knowledge/corpus/ and the word lists."""
     shutil.copytree(ROOT / "forms" / "defs", tmp_path / "forms" / "defs")
     shutil.copytree(ROOT / "forms" / "rules", tmp_path / "forms" / "rules")
     shutil.copytree(ROOT / "knowledge" / "corpus", tmp_path / "knowledge" / "corpus")
+    for name in WORD_LISTS:
+        shutil.copy(ROOT / "knowledge" / name, tmp_path / "knowledge" / name)
     (tmp_path / "deploy").mkdir()
     shutil.copy(ROOT / "deploy" / "routing.yaml", tmp_path / "deploy" / "routing.yaml")
     return tmp_path
@@ -77,6 +82,22 @@ def test_a_broken_copy_names_file_line_and_problem(copy):
     for words in ("enterprise_sizes", "@owners", "no_vouchers", "lu_34", "has_vouchers", "verbatim",
                   "文人社字〔2023〕15号", "ws-skill", "济源市"):
         assert words in output, (words, output)
+
+
+def test_word_lists_are_checked(copy):
+    """A misspelt key of the vocabulary, a topic concept the vocabulary lacks and a scope without
+    its hint are each named at their line (before, they loaded and silently did nothing)."""
+    key_line = edit(copy, "knowledge/synonyms.yaml", "  - when: [饭馆,", "  - wen: [饭馆,")
+    concept_line = edit(copy, "knowledge/topics.yaml", "concepts: [虚假宣传,", "concepts: [虚伪宣传,")
+    scope_line = edit(copy, "knowledge/scope.yaml", "  hint: 欠薪", "  hit: 欠薪")
+    code, output = run("--root", str(copy))
+    assert code == 1
+    assert f"knowledge/synonyms.yaml:{key_line}: " in output and "wen" in output, output
+    assert f"knowledge/scope.yaml:{scope_line}: " in output and "hit" in output, output
+    edit(copy, "knowledge/synonyms.yaml", "  - wen: [饭馆,", "  - when: [饭馆,")
+    code, output = run("--root", str(copy))
+    assert code == 1
+    assert f"knowledge/topics.yaml:{concept_line}: concept '虚伪宣传' is no official word" in output, output
 
 
 def test_schema_errors_and_bad_yaml_are_placed(copy):
