@@ -11,7 +11,7 @@ so the patterns need no dialect variants.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,9 @@ def _re(text: str) -> re.Pattern:
     return re.compile(text)
 
 
-NUM = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两]+)"
+# a number: digits, or Chinese numerals that hold a digit word — a bare 万/千/百 is a unit, so the
+# blank "××万元" of a form to fill in states no amount
+NUM = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两]*[一二三四五六七八九十两][一二三四五六七八九十百千万两]*)"
 QTYPES: tuple[QType, ...] = (
     QType("amount", _re(r"多少钱|多少元|几块|几千|几百|钱|补多少|补贴多少|给多少|发多少|标准是|补贴标准|金额|费用|奖金|奖励多少"),
           _re(NUM + r"\s*(?:元|万元|块)"),
@@ -64,10 +66,45 @@ FIGURE_WORDS = {"amount": "具体金额", "duration": "具体时长", "deadline"
                 "share": "具体比例", "contact": "联系方式"}  # what a refusal says the notice leaves out
 
 
+# The measure words of Chinese counting, grouped by what they measure: asked “多少人”, a clause
+# must state people, not “6所” schools (or a table's 人数 cell). General grammar, not any notice;
+# the generic 个 is never asked for (it measures anything) but answers 几家, 几项 and 几类.
+MEASURES: dict[str, tuple[str, tuple[str, ...]]] = {}
+PEOPLE_CELL = r"|(?:人数|人次|名额)\s*[:：]\s*\d"  # a table cell: “培训人数：12000”
+for _type, _groups in {
+    "count": (("人次", "人", "名", "位"), ("家", "所", "个"), ("次", "回"), ("项", "个"), ("类", "种", "个"), ("期",), ("批",),
+              ("张",), ("本",), ("台",), ("门",), ("条",)),
+    "duration": (("课时", "学时"), ("分钟",), ("小时", "课时", "学时"), ("天", "日", "个工作日", "工作日"),
+                 ("个月", "月"), ("周",)),
+    "amount": (("元", "万元", "块"),),
+}.items():
+    for _group in _groups:
+        for _word in _group:
+            if _word != "个":
+                MEASURES.setdefault(_word, (_type, _group))
+ASKED_MEASURE = re.compile(r"(?<!哪)(?:多少|几)(?:个|万|千|百)?(" + "|".join(sorted(MEASURES, key=len, reverse=True)) + ")")
+
+
 def figures_asked(question: str) -> list[QType]:
     """The types whose figure the question asks for outright (“一天补多少钱”, “几个人”): a
-    clause that states no such figure cannot answer it, however close its words are."""
-    return [t for t in QTYPES if t.name in FIGURES and (t.figure or t.asks).search(question)]
+    clause that states no such figure cannot answer it, however close its words are. A figure
+    asked with its measure word (“多少人”, “几所”, “多少课时”) is stated only with that measure
+    (“哪几种” asks which ones, not how many)."""
+    asked = [t for t in QTYPES if t.name in FIGURES and (t.figure or t.asks).search(question)]
+    measured: dict[str, set[str]] = {}
+    for m in ASKED_MEASURE.finditer(question):
+        kind, group = MEASURES[m.group(1)]
+        measured.setdefault(kind, set()).update(group)
+    asked += [t for t in QTYPES if t.name in measured and t not in asked]  # “多少万人次” asks a count
+    out = []
+    for t in asked:
+        words = measured.get(t.name)
+        if words:
+            unit = "|".join(sorted(words, key=len, reverse=True))
+            cell = PEOPLE_CELL if "人" in words else ""
+            t = replace(t, states=re.compile(NUM + r"\s*(?:万|千|百)?\s*(?:" + unit + ")" + cell))
+        out.append(t)
+    return out
 
 
 def figure_absent(types: list[QType], text: str) -> float:

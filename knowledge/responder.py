@@ -19,6 +19,7 @@ from knowledge.index import Hit, SearchContext
 from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
 from knowledge.qtypes import FIGURE_WORDS, asked_types, figures_asked
+from knowledge.years import unmet_year
 from knowledge.questions import is_overview, split_parts
 from knowledge.regions import COVERS, covered_by, region_matches
 from knowledge.scope import MARGIN as SCOPE_MARGIN
@@ -140,11 +141,12 @@ def unstated(hit: Hit, ctx) -> bool:
     return bool(ctx.figures) and hit.features.get("figure_absent", 0.0) >= 1.0
 
 
-def not_stated(kb, place, query, hit: Hit, ctx) -> Answer:
-    """A refusal that says which figure the notices leave out, with the clause that comes
-    nearest offered as a choice: the follower sees what the notice does say, never a guess."""
+def not_stated(kb, place, query, hit: Hit, ctx, missing: str = "") -> Answer:
+    """A refusal that says what the notices leave out (the figure asked, or the year asked), with
+    the clause that comes nearest offered as a choice: the follower sees what the notice does
+    say, never a guess."""
     ans = refuse(kb, place, ctx)
-    missing = "、".join(dict.fromkeys(FIGURE_WORDS[t.name] for t in ctx.figures))
+    missing = missing or "、".join(dict.fromkeys(FIGURE_WORDS[t.name] for t in ctx.figures))
     ans.answer = ans.answer.replace("没有找到能回答这个问题的内容", f"没有写明{missing}", 1)
     alt = answering.compose(query, [hit], kb.today(), ctx.types, lead=f"文件没有写明{missing}，相关规定如下：")
     ans.choices = [Choice(label=f"看看相关规定：{_label(hit)}", answer=alt.answer, sources=alt.sources)]
@@ -161,6 +163,9 @@ def answer_one(kb, question: str, region: str | None, place) -> Answer:
         return refuse(kb, place, ctx)
     if unstated(hits[0], ctx):
         return not_stated(kb, place, query, hits[0], ctx)
+    year = unmet_year(question, ctx.types, hits[0].notice, hits[0].chunk.text)
+    if year is not None:
+        return not_stated(kb, place, query, hits[0], ctx, missing=f"{year}年的规定")
     lead = region_lead(kb, place, hits[0].notice.region)
     today = kb.today()
     ans = answering.compose(query, hits, today, ctx.types, lead=lead, tail=hints_for(question))
