@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import event
-
 from bot import tickets
-from bot.evidence import fetch_in_background
+from bot.evidence import fetch_after_commit
 from bot.routing import load_routing
 from core.turn import Turn
 from core.pii import MOBILE
@@ -65,9 +63,7 @@ def file_from_form(done: Filled, turn: Turn) -> str:
         turn.session.rollback()  # the engine keeps the answers; nothing of this ticket survives
         raise
     if evidence:
-        settings, ticket_id = turn.settings, ticket.id
-        event.listen(turn.session, "after_commit",
-                     lambda _session: fetch_in_background(settings, ticket_id), once=True)
+        fetch_after_commit(turn.session, turn.settings, ticket.id)
     return reply
 
 

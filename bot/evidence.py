@@ -1,7 +1,8 @@
 """Complaint photos: download them through the WeChat media API into the data dir.
 
 A follower's image arrives as a MediaId (valid for 3 days) and a PicUrl. When WeChat
-credentials are set the photo is fetched right after the ticket is committed (in a thread, so
+credentials are set the photo is fetched right after the ticket (or the supplement that brought
+it, bot/tickets/thread.py) is committed (in a thread, so
 the follower's reply is not delayed) and again lazily when staff open the ticket if that first
 try did not finish; without credentials the MediaId/PicUrl are all we keep.
 """
@@ -11,7 +12,8 @@ import logging
 import threading
 from pathlib import Path
 
-from sqlmodel import select
+from sqlalchemy import event
+from sqlmodel import Session, select
 
 from core.config import Settings
 from storage.db import session_scope
@@ -60,3 +62,9 @@ def fetch_missing(settings: Settings, ticket_id: int) -> int:
 
 def fetch_in_background(settings: Settings, ticket_id: int) -> None:
     threading.Thread(target=fetch_missing, args=(settings, ticket_id), daemon=True).start()
+
+
+def fetch_after_commit(session: Session, settings: Settings, ticket_id: int) -> None:
+    """Fetch the ticket's new photos once `session` commits (the fetching thread must see them;
+    a rolled-back turn fetches nothing)."""
+    event.listen(session, "after_commit", lambda _session: fetch_in_background(settings, ticket_id), once=True)

@@ -10,6 +10,7 @@ stops the start with its reason instead of surfacing in a due date.
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +40,28 @@ def _checked_networks(value: str) -> str:
 
 CIDRs = Annotated[str, AfterValidator(_checked_networks)]  # 'a.b.c.d/n, …' as typed, checked
 
+TICKET_FIELDS = ("编号", "状态", "时间", "摘要")  # what a ticket notice's template keywords may carry
+_KEYWORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
+
+
+def template_fields(value: str) -> tuple[tuple[str, str], ...]:
+    """'keyword1=编号, keyword2=状态' → (('keyword1', '编号'), ('keyword2', '状态')): the template's
+    keywords and the ticket field each one shows."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in (value or "").split(","))):
+        keyword, _, field = (x.strip() for x in part.partition("="))
+        if not _KEYWORD.fullmatch(keyword) or field not in TICKET_FIELDS:
+            raise ValueError(f"模板字段应写成“关键词=字段”，字段为{'、'.join(TICKET_FIELDS)}之一：{part!r}")
+        pairs.append((keyword, field))
+    if not pairs:
+        raise ValueError("模板字段不能为空（如 keyword1=编号,keyword2=状态,keyword3=时间,keyword4=摘要）")
+    return tuple(pairs)
+
+
+def _checked_fields(value: str) -> str:
+    template_fields(value)  # a typo in the mapping stops the start with its reason
+    return value
+
 
 def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, env_file=".env", env_file_encoding="utf-8", extra="ignore",
@@ -60,10 +83,21 @@ class WeChatSettings(BaseSettings):
     )
     allowed_ips: CIDRs = Field(
         "", description="comma-separated CIDRs allowed to call /wechat (WeChat's callback ranges); empty: anyone")
+    template_ticket: str | None = Field(
+        None, description="template id for ticket notices (reply, 办结) outside the 48-hour window; unset: such a "
+                          "notice waits for the follower's next message")
+    template_ticket_fields: Annotated[str, AfterValidator(_checked_fields)] = Field(
+        "keyword1=编号,keyword2=状态,keyword3=时间,keyword4=摘要",
+        description="the ticket template's keywords and the ticket field each shows (编号, 状态, 时间, 摘要; "
+                    "each value at most 20 characters)")
 
     @property
     def allowed_networks(self) -> list[IPNetwork]:
         return networks(self.allowed_ips)
+
+    @property
+    def ticket_fields(self) -> tuple[tuple[str, str], ...]:
+        return template_fields(self.template_ticket_fields)
 
 
 class LLMSettings(BaseSettings):
@@ -156,6 +190,9 @@ class Settings(BaseSettings):
                           "sets w1, w2 …); unset: no header")
 
     # complaints
+    public_url: str | None = Field(
+        None, description="this server's address as followers reach it (https://…), for the progress page "
+                          "link in template messages; unset: template messages carry no link")
     routing_file: Path | None = Field(
         None, description="region/category → team rules; default: the bundled deploy/routing.yaml")
     ticket_accept_days: int = Field(1, description="working days to accept a complaint")
@@ -172,6 +209,13 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"节假日应写成逗号分隔的 YYYY-MM-DD：{value!r}") from None
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _base_url(cls, value):
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value.strip()):
+            raise ValueError(f"对外地址应写成 https://域名[/路径]：{value!r}")
+        return value.strip().rstrip("/") if value else None
 
     @property
     def proxy_networks(self) -> list[IPNetwork]:

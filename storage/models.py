@@ -202,6 +202,8 @@ class Follower(SQLModel, table=True):
                                        description="the active form: name, slots, pending slot, misses …")
     more_pages: list[str] = Field(default_factory=list, sa_column=Column(JSON),
                                   description="the unsent parts of the last long answer ('更多')")
+    thread: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON),
+                                   description="the complaint thread messages go to: ticket or pick, since, until")
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
 
@@ -247,6 +249,8 @@ class PendingPush(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     claimed_at: Optional[datetime] = Field(default=None, description="a worker is sending it now")
     delivered_at: Optional[datetime] = Field(default=None, index=True)
+    ticket_id: Optional[int] = Field(default=None, description="the ticket whose notice this is: its timeline "
+                                                               "tells when the kept text finally went out")
 
 
 class KeyValue(SQLModel, table=True):
@@ -290,8 +294,12 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     closed_at: Optional[datetime] = None
     rating_asked_at: Optional[datetime] = Field(default=None, description="回访 sent; the next 1–5 is the rating")
+    supplemented_at: Optional[datetime] = Field(
+        default=None, description="投诉人已补充: the follower's newest supplement, until a staff action on the ticket")
     intake_key: Optional[str] = Field(default=None, unique=True,
                                       description="openid:MsgId of the confirming message: a re-handled confirm files nothing twice")
+    progress_token: Optional[str] = Field(default=None, unique=True, index=True,
+                                          description="the unguessable key of the read-only /progress/{token} page")
 
 
 class TicketEvent(SQLModel, table=True):

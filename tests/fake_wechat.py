@@ -1,6 +1,6 @@
 """A fake WeChat API server on localhost, for tests (WECHAT_API_BASE points here).
 
-It speaks just enough of the real API (token, custom-service send, menu, media) and records
+It speaks just enough of the real API (token, custom-service send, template send, menu, media) and records
 every call. Tests script failures by queueing error codes: `fake.fail_next("/cgi-bin/message/custom/send", 45015)`.
 """
 from __future__ import annotations
@@ -13,6 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 
+TEMPLATE_SEND = "/cgi-bin/message/template/send"
+
+
 class FakeWeChat:
     def __init__(self) -> None:
         self.calls: list[dict] = []
@@ -22,6 +25,7 @@ class FakeWeChat:
         self.valid_tokens: set[str] = set()
         self.lock = threading.Lock()
         self.media: dict[str, bytes] = {}
+        self.msgid_counter = 200000000
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -54,6 +58,11 @@ class FakeWeChat:
 
     def sent_messages(self, touser: str | None = None) -> list[dict]:
         out = [c["json"] for c in self.calls if c["path"] == "/cgi-bin/message/custom/send" and c["ok"]]
+        return [m for m in out if touser is None or m.get("touser") == touser]
+
+    def templates_sent(self, touser: str | None = None) -> list[dict]:
+        """Accepted template messages (their payloads, each with the `msgid` this fake answered)."""
+        out = [dict(c["json"], msgid=c["msgid"]) for c in self.calls if c["path"] == TEMPLATE_SEND and c["ok"]]
         return [m for m in out if touser is None or m.get("touser") == touser]
 
     # -- server ----------------------------------------------------------
@@ -104,6 +113,10 @@ class FakeWeChat:
                     if url.path == "/cgi-bin/media/get":
                         blob = fake.media.get(query.get("media_id", ""), b"\x89PNG\r\n\x1a\nfake")
                         return self._reply(blob, content_type="image/png")
+                    if url.path == TEMPLATE_SEND:
+                        fake.msgid_counter += 1
+                        call["msgid"] = fake.msgid_counter
+                        return self._reply({"errcode": 0, "errmsg": "ok", "msgid": fake.msgid_counter})
                 return self._reply({"errcode": 0, "errmsg": "ok"})
 
             def do_GET(self):

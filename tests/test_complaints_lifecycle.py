@@ -233,7 +233,7 @@ def test_a_reply_is_delivered_by_the_carrier_it_is_given_after_the_commit(settin
         notice = tickets.reply(s, settings, tt, "wang", "staff", "已约谈机构。")
     carried = []
 
-    def carrier(_settings, openid, text):
+    def carrier(_settings, openid, text, **_ticket):  # ticket_id, template (None: none configured)
         with session_scope(settings.db_url) as s:  # called after the commit: the reply is there
             assert s.get(Ticket, t.id).status == "已答复"
         carried.append((openid, text))

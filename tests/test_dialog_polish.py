@@ -83,13 +83,13 @@ def test_the_timeline_tells_the_real_delivery_outcome(env):
         notice = tickets.reply(s, settings, t, "wang", "staff", "请补充收据。")
     for pushed in (Pushed(True), Pushed(False, "45015", kept=True), Pushed(False, "45047", kept=True),
                    Pushed(False, "no-credentials", kept=True), Pushed(False, "simulator", kept=True)):
-        tickets.deliver(settings, notice, lambda *_a, p=pushed: p)
+        tickets.deliver(settings, notice, lambda *_a, p=pushed, **_kw: p)
     with session_scope(settings.db_url) as s:
         details = [e.detail for e in s.exec(select(TicketEvent).where(
             TicketEvent.ticket_id == notice.ticket_id, TicketEvent.action == "delivery").order_by(TicketEvent.id))]
     assert details == [
         "已通过客服消息送达投诉人",
-        "暂未送达：超出48小时互动窗口（微信错误码45015），投诉人下次发消息时自动补发",
+        "暂未送达：超出48小时互动窗口（微信错误码45015），未配置模板消息（WECHAT_TEMPLATE_TICKET），投诉人下次发消息时自动补发",
         "暂未送达：发送失败（微信错误码45047），投诉人下次发消息时自动补发",
         "暂未送达：未配置微信 AppID/AppSecret，未能发出，投诉人下次发消息时自动补发",
         "已转给模拟器页面（本地试用，未配置微信 AppSecret），模拟器打开时立即显示",

@@ -28,9 +28,11 @@ from tests.conftest import ROOT, fresh_database_url
 
 pytestmark = pytest.mark.db
 
-HEAD = "0004_unanswered"
+HEAD = "0006_progress_token"
 LIFECYCLE_COLUMNS = ("extracted", "overrides", "withdrawn_at", "withdrawn_by", "withdrawn_reason", "superseded_by")
 LATER_TABLES = ("noticeevent", "noticeversion", "asklog", "unansweredquestion", "taughtanswer")  # revisions 3 and 4
+LATER_COLUMNS = (("follower", "thread"), ("ticket", "supplemented_at"),  # revision 5
+                 ("ticket", "progress_token"), ("pendingpush", "ticket_id"))  # revision 6
 T0 = datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc)
 
 
@@ -118,6 +120,7 @@ def check_rows(url: str, *, audit: bool = True) -> None:
         assert notice.overrides == {} and notice.withdrawn_at is None and notice.superseded_by is None
         ticket = s.exec(select(Ticket).where(Ticket.number == "TS20261120-000001")).one()
         assert (ticket.phone, ticket.status, ticket.answer_due) == ("13800138000", "处理中", date(2026, 12, 9))
+        assert len(ticket.progress_token) >= 32  # revision 6: an existing ticket gets its progress page's token
         trail = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.at)).all()
         assert [(e.actor, e.action) for e in trail] == [("follower", "created"), ("chief", "accepted")]
         users = {u.username: u for u in s.exec(select(StaffUser))}
@@ -133,10 +136,11 @@ def test_rows_written_at_the_baseline_survive_the_upgrade(url):
     result = migrate.upgrade(url, migrate.BASELINE)
     assert (result.before, result.after) == (None, migrate.BASELINE)
     # the baseline is the schema create_all made before migrations: the models less the columns
-    # and tables of revisions 2, 3 and 4
+    # and tables of revisions 2 to 6
     diffs = schema_diffs(url)
     added = sorted((d[2], d[3].name) for d in diffs if isinstance(d, tuple) and d[0] == "add_column")
-    assert added == sorted([("staffuser", "password_changed"), *(("notice", c) for c in LIFECYCLE_COLUMNS)]), added
+    assert added == sorted([("staffuser", "password_changed"), *(("notice", c) for c in LIFECYCLE_COLUMNS),
+                            *LATER_COLUMNS]), added
     tables = {d[1].name for d in diffs if isinstance(d, tuple) and d[0] == "add_table"}
     assert tables == set(LATER_TABLES), diffs
     kinds = {d[0] if isinstance(d, tuple) else d[0][0] for d in diffs}
@@ -184,7 +188,7 @@ def test_bootstrap_admin_keeps_a_password_changed_before_the_upgrade(url, tmp_pa
 
 def legacy_database(url: str, *, drop_tables: tuple[str, ...] = (), drop_column: str = "") -> None:
     """What an older release left: create_all of its models (the baseline, i.e. today's models
-    without revisions 2 and 3, maybe without the tables it did not have yet), no alembic_version."""
+    without the later revisions' columns, maybe without the tables it did not have yet), no alembic_version."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     db.ensure_sqlite_dir(url)
     with engine.begin() as conn:
@@ -195,6 +199,9 @@ def legacy_database(url: str, *, drop_tables: tuple[str, ...] = (), drop_column:
         conn.execute(sa.text("DROP INDEX ix_notice_superseded_by"))
         for column in LIFECYCLE_COLUMNS:
             conn.execute(sa.text(f"ALTER TABLE notice DROP COLUMN {column}"))
+        conn.execute(sa.text("DROP INDEX ix_ticket_progress_token"))
+        for table, column in LATER_COLUMNS:
+            conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         for name in drop_tables:
             conn.execute(sa.text(f"DROP TABLE {name}"))
         if drop_column:

@@ -26,7 +26,7 @@ from core.config import Settings
 from storage.models import Rating, Ticket
 
 PAGE_SIZE = 50
-FILTERS = ("status", "region", "category", "overdue", "mine")
+FILTERS = ("status", "region", "category", "overdue", "mine", "supplemented")
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute)
 
@@ -49,6 +49,8 @@ def _filtered(login: auth.Login, settings: Settings, params: dict):
         query = query.where(tickets.overdue_clause(tickets.local_today(settings)))
     if params.get("mine"):
         query = query.where(Ticket.assignee == login.user.username)
+    if params.get("supplemented"):  # the follower wrote and no staff action followed
+        query = query.where(Ticket.supplemented_at.is_not(None))
     return query
 
 

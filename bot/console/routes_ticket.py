@@ -73,8 +73,9 @@ def _ticket_page(request: Request, s: Session, settings: Settings, login: auth.L
 def ticket_page(request: Request, number: str, login: PageLogin, settings: SettingsDep, s: DbSession):
     ticket = _ticket(s, login, number)
     missing = s.exec(select(Evidence.id).where(Evidence.ticket_id == ticket.id, Evidence.file_path.is_(None),
-                                               Evidence.media_id.is_not(None))).first()
-    if missing is not None and ticket.created_at > utcnow() - MEDIA_KEPT:
+                                               Evidence.media_id.is_not(None),
+                                               Evidence.created_at > utcnow() - MEDIA_KEPT)).first()
+    if missing is not None:  # a photo sent with the complaint or supplemented later
         s.commit()  # no transaction left open while the photos download
         fetch_missing(settings, ticket.id)
         s.expire_all()  # the page shows what the download stored
@@ -95,7 +96,8 @@ def reveal_phone(request: Request, number: str, _form: Fields, login: StaffLogin
 
 def _act(s: Session, settings: Settings, ticket: Ticket, login: auth.Login,
          form: dict[str, str]) -> Optional[tickets.FollowerNotice]:
-    """Apply the posted action through bot.tickets; a reply or a 办结 returns the follower's notice."""
+    """Apply the posted action through bot.tickets; a reply, a question or a 办结 returns the
+    follower's notice. Every action but a reveal clears 投诉人已补充 (rules.CLEARS_SUPPLEMENT)."""
     who, role, action, text = login.user.username, login.user.role, form.get("action", ""), form.get("text", "")
     if action == "accept":
         tickets.accept(s, settings, ticket, who, role)
@@ -109,6 +111,8 @@ def _act(s: Session, settings: Settings, ticket: Ticket, login: auth.Login,
         tickets.add_note(s, ticket, who, role, text)
     elif action == "reply":
         return tickets.reply(s, settings, ticket, who, role, text)
+    elif action == "ask":  # the follower's next messages and photos go to this ticket
+        return tickets.ask(s, settings, ticket, who, role, text)
     elif action == "return":
         tickets.return_for_rework(s, ticket, who, role, text)
     elif action == "close":

@@ -17,6 +17,7 @@ from bot.dialog.registry import Command
 from core.turn import Turn
 
 CANCEL_WORDS = r"取消|退出|算了|不办了|结束|停止"
+MENU_WORDS = r"帮助|菜单|功能|help|menu|\?|？"
 
 
 def normalise(text: str) -> str:
@@ -42,7 +43,7 @@ def _thanks(turn: Turn, m) -> str:
 
 
 COMMANDS: list[Command] = [
-    Command(r"^(帮助|菜单|功能|help|menu|\?|？)$", _show_menu),
+    Command(rf"^({MENU_WORDS})$", _show_menu),
     Command(rf"^({CANCEL_WORDS})$", _cancel_idle),
     Command(r"^(你好|您好|hi|hello|嗨|在吗|在不在)$", _greet),
     Command(r"^(谢谢|谢谢你|多谢|感谢|好的谢谢|ok|好的)$", _thanks),

@@ -5,7 +5,9 @@ Why a router separate from the WeChat layer: the protocol (signatures, XML, retr
 reach the same router through the real protocol. This module holds only the order in which a
 message is tried and the turn's transaction; what each step says lives in its own module.
 
-Order of a text turn: an active form sees the message first (it handles its own 取消) → the
+Order of a text turn: an active form sees the message first (it handles its own 取消) → an
+open thread (a registered one: the complaint thread takes texts and photos for a ticket until
+取消, a menu word or click, another labelled command or a form trigger ends it) → the
 hooks before the menu (the registered ones, e.g. a 回访 rating; then a digit picking one of an
 answer's choices) → 更多 → a menu digit → the commands (`commands.COMMANDS`, then the
 registered ones) → a form trigger phrase → Q&A with the follower's region. A long reply is cut
@@ -26,7 +28,7 @@ from sqlmodel import select
 from bot import choices
 from bot.dialog import commands, menu, region, wiring
 from bot.dialog.answers import answer_question, pick_choice
-from bot.dialog.formflow import NOT_READY, Replay, continue_form, match_form, start_form
+from bot.dialog.formflow import NOT_READY, Replay, command_label, continue_form, match_form, start_form
 from bot.dialog.paging import MORE_WORDS, page_reply, show_more
 from bot.dialog.registry import REGISTRY, RunKey
 from core.config import Settings
@@ -36,6 +38,8 @@ from storage.models import Follower, ProcessedMessage, utcnow
 
 log = logging.getLogger("policybot.dialog")
 
+CANCEL = re.compile(rf"^({commands.CANCEL_WORDS})$")
+MENU_WORD = re.compile(rf"^({commands.MENU_WORDS})$")
 UNSUPPORTED = {
     "video": "视频",
     "shortvideo": "小视频",
@@ -75,6 +79,32 @@ def before_menu(turn: Turn, norm: str) -> Optional[str]:
     return None
 
 
+def way_out(text: str) -> Optional[str]:
+    """What a text says to an open thread: "cancel" (取消…), "exit" (a menu word, a labelled
+    command such as 进度 or 补充, a form's trigger phrase), or None — the text may be the
+    thread's (greetings, thanks, digits and 我在… too: they may answer the question asked)."""
+    norm = commands.normalise(text)
+    if CANCEL.match(norm):
+        return "cancel"
+    if MENU_WORD.match(norm) or command_label(text) or match_form(text.strip()):
+        return "exit"
+    return None
+
+
+def in_thread(turn: Turn, way: Optional[str]) -> Optional[str]:
+    """The open thread's reply to this message (registered threads, e.g. bot/complaint_thread.py),
+    or None: no thread, or the message ended it and goes on."""
+    for thread in REGISTRY.threads:
+        try:
+            reply = thread(turn, way)
+        except Exception:  # a broken thread must not take every message down with it
+            log.exception("dialog thread %s failed", getattr(thread, "__qualname__", thread))
+            reply = None
+        if reply is not None:
+            return reply
+    return None
+
+
 def _in_form(turn: Turn):
     """The active form's reply; None when there is no form or the message is not the form's; a
     `Replay` when the follower dropped the form for another command."""
@@ -85,6 +115,9 @@ def route_text(turn: Turn, text: str) -> str:
     reply = _in_form(turn)
     if isinstance(reply, Replay):  # the form was given up for the message kept when it asked
         return reply.note + "\n\n" + _route_free_text(turn, reply.text)
+    if reply is not None:
+        return reply
+    reply = in_thread(turn, way_out(text))
     if reply is not None:
         return reply
     return _route_free_text(turn, text)
@@ -129,6 +162,7 @@ def route_event(turn: Turn) -> str:
         turn.follower.subscribed = False
         return ""
     if event == "click":
+        in_thread(turn, "exit")  # a menu click ends an open thread
         return run_key(turn, inbound.event_key or "")
     return ""  # view, location reports, scans of a follower, job-finished notices: no reply
 
@@ -147,6 +181,9 @@ def route(turn: Turn) -> str:
     if kind == "image":
         reply = _in_form(turn)
         if isinstance(reply, str):
+            return reply
+        reply = in_thread(turn, None)
+        if reply is not None:
             return reply
         return ("图片已收到，不过我只能看懂文字。\n"
                 "如需投诉举报并上传证据照片，请先发送“我要投诉”；有政策问题请直接打字问我。")

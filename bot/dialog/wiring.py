@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import threading
 
-from bot import complaint_dialog, feedback, id_number
+from bot import complaint_dialog, complaint_thread, feedback, id_number
 from bot.dialog.registry import REGISTRY, Registry
 
-PARTS = (id_number, complaint_dialog, feedback)  # in this order: their commands are tried in it
+PARTS = (id_number, complaint_dialog, complaint_thread, feedback)  # in this order: their commands are tried in it
 _lock = threading.Lock()
 _wired = False
 

@@ -8,27 +8,31 @@ change, each part saying why in its own docstring:
 - `lifecycle`: every change to a ticket (filing, staff actions), each leaving a TicketEvent; a
   reply or a 办结 returns a `FollowerNotice` instead of sending anything;
 - `delivery`: hands a notice to a channel's `Carrier` after the commit and records the outcome;
-- `follower`: the follower's progress, own list and 回访 rating texts.
+- `follower`: the follower's progress, own list and 回访 rating texts;
+- `thread`: the two-way thread — a staff question (`ask`), the follower's supplements, the
+  follower row's record of which ticket their messages go to.
 
 No part imports a channel (bot.wechat): the console passes the WeChat push as the carrier.
 The names below are the package's one entry (`from bot import tickets; tickets.reply(…)`), so
 the console and the dialog need not know which part a function lives in.
 """
 from bot.tickets.delivery import Carrier, deliver
-from bot.tickets.follower import (find_own, last_public_reply, own_tickets_text, parse_rating, pending_rating,
-                                  progress_text, rating_hook, record_rating)
+from bot.tickets.follower import (by_progress_token, find_own, last_public_reply, own_tickets_text, parse_rating,
+                                  pending_rating, progress_text, public_events, rating_hook, record_rating)
 from bot.tickets.lifecycle import (FollowerNotice, NewComplaint, accept, add_event, add_note, assign, close,
                                    file_complaint, filed_message, reply, return_for_rework, transfer)
 from bot.tickets.rules import (ACTION_LABELS, AWAITING_ACCEPT, AWAITING_ANSWER, CATEGORIES, CLOSED, NOTE_MAX,
                                PUBLIC_TEXT_MAX, RATING_WINDOW, STATES, TRANSITIONS, TicketError, Transition,
                                add_working_days, allowed_actions, holidays, is_overdue, local_today, mask_phone,
                                overdue_clause)
+from bot.tickets.thread import ask
 
 __all__ = [
     "ACTION_LABELS", "AWAITING_ACCEPT", "AWAITING_ANSWER", "CATEGORIES", "CLOSED", "Carrier", "FollowerNotice",
     "NOTE_MAX", "NewComplaint", "PUBLIC_TEXT_MAX", "RATING_WINDOW", "STATES", "TRANSITIONS", "TicketError",
-    "Transition", "accept", "add_event", "add_note", "add_working_days", "allowed_actions", "assign", "close",
-    "deliver", "file_complaint", "filed_message", "find_own", "holidays", "is_overdue", "last_public_reply",
-    "local_today", "mask_phone", "overdue_clause", "own_tickets_text", "parse_rating", "pending_rating",
-    "progress_text", "rating_hook", "record_rating", "reply", "return_for_rework", "transfer",
+    "Transition", "accept", "ask", "add_event", "add_note", "add_working_days", "allowed_actions", "assign", "close",
+    "by_progress_token", "deliver", "file_complaint", "filed_message", "find_own", "holidays", "is_overdue",
+    "last_public_reply", "local_today", "mask_phone", "overdue_clause", "own_tickets_text", "parse_rating",
+    "pending_rating", "progress_text", "public_events", "rating_hook", "record_rating", "reply", "return_for_rework",
+    "transfer",
 ]

@@ -1,5 +1,5 @@
-"""The follower's side of a complaint: progress (“进度”), the list of one's own complaints, and
-the 回访 rating after 办结.
+"""The follower's side of a complaint: progress (“进度”), the list of one's own complaints, the
+回访 rating after 办结, and the ticket behind a read-only progress page's token (/progress/{token}).
 
 Why apart from the lifecycle: these are the texts a follower reads in the chat, answered from
 the tickets as they stand; they change with the wording and the chat, not with the state
@@ -19,6 +19,9 @@ from core.clock import CHINA
 from core.config import Settings
 from core.text import cn_date
 from storage.models import Rating, Ticket, TicketEvent, utcnow
+
+
+NOT_FOUND = "未找到该编号。请核对投诉编号（如 TS20261121-123456）。"
 
 
 def find_own(session: Session, openid: str, number: str) -> Optional[Ticket]:
@@ -58,7 +61,7 @@ def _closed_lines(session: Session, ticket: Ticket) -> list[str]:
 def progress_text(session: Session, settings: Settings, openid: str, number: str) -> str:
     ticket = find_own(session, openid, number)
     if ticket is None:
-        return "未找到该编号。请核对投诉编号（如 TS20261121-123456）。"
+        return NOT_FOUND
     lines = [f"投诉编号：{ticket.number}", f"被投诉机构：{ticket.institution}", f"状态：{ticket.status}"]
     if ticket.status in AWAITING_ACCEPT:
         lines.append(f"受理时限：{cn_date(ticket.accept_due)}")
@@ -72,6 +75,26 @@ def progress_text(session: Session, settings: Settings, openid: str, number: str
     else:
         lines.append("暂无答复。")
     return "\n".join(lines)
+
+
+TOKEN_LENGTHS = range(16, 65)  # lifecycle.new_progress_token makes 32 characters
+
+
+def by_progress_token(session: Session, token: str) -> Optional[Ticket]:
+    """The ticket whose read-only progress page this is, or None. The token (192 random bits) is
+    the only key: a wrong one finds nothing, and no shape of it tells how near it came."""
+    if len(token or "") not in TOKEN_LENGTHS:
+        return None
+    return session.exec(select(Ticket).where(Ticket.progress_token == token)).first()
+
+
+def public_events(session: Session, ticket: Ticket) -> list[TicketEvent]:
+    """What the follower may see of the timeline (受理, 答复, 办结 …), oldest first."""
+    return list(session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.public == True,  # noqa: E712
+                                  TicketEvent.action != "created")
+        .order_by(TicketEvent.at, TicketEvent.id)
+    ).all())
 
 
 def own_tickets_text(session: Session, openid: str, limit: int = 5) -> str:

@@ -18,8 +18,8 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.routing import load_routing
-from bot.tickets.rules import (NOTE_MAX, PUBLIC_TEXT_MAX, TicketError, add_working_days, check, due_after, holidays,
-                               local_today)
+from bot.tickets.rules import (CLEARS_SUPPLEMENT, NOTE_MAX, PUBLIC_TEXT_MAX, TicketError, add_working_days, check,
+                               due_after, holidays, local_today)
 from core.config import Settings
 from core.text import cn_date
 from storage.models import Evidence, Ticket, TicketEvent, utcnow
@@ -34,7 +34,7 @@ class FollowerNotice:
     action and a rolled-back action never reaches the follower."""
     ticket_id: int
     openid: str
-    kind: Literal["reply", "closed"]
+    kind: Literal["reply", "closed", "ask"]
     text: str
 
 
@@ -62,11 +62,20 @@ def _new_number(session: Session, today: date) -> str:
             return number
 
 
+def new_progress_token() -> str:
+    """The key of the ticket's read-only progress page (/progress/{token}): 192 random bits, so
+    guessing one is hopeless and the page needs no login."""
+    return secrets.token_urlsafe(24)
+
+
 def add_event(session: Session, ticket: Ticket, actor: str, action: str, detail: str = "",
               public: bool = False) -> TicketEvent:
+    """One line of the ticket's trail; a staff action in CLEARS_SUPPLEMENT clears 投诉人已补充."""
     ev = TicketEvent(ticket_id=ticket.id, actor=actor, action=action, detail=detail, public=public)
     session.add(ev)
     ticket.updated_at = utcnow()
+    if action in CLEARS_SUPPLEMENT:
+        ticket.supplemented_at = None
     session.add(ticket)
     return ev
 
@@ -93,7 +102,7 @@ def file_complaint(session: Session, settings: Settings, openid: str, c: NewComp
         number=_new_number(session, today), openid=openid, institution=c.institution.strip(),
         category=c.category, happened=c.happened.strip(), region=region, region_text=c.place.strip(),
         description=c.description.strip(), phone=c.phone, team=routing.team_for(region, c.category),
-        intake_key=intake_key,
+        intake_key=intake_key, progress_token=new_progress_token(),
         accept_due=add_working_days(today, settings.ticket_accept_days, skip),
         answer_due=add_working_days(today, settings.ticket_answer_days, skip),
     )
@@ -179,7 +188,7 @@ def return_for_rework(session: Session, ticket: Ticket, actor: str, role: str, r
     add_event(session, ticket, actor, "returned", reason.strip())
 
 
-def _public_text(text: str, what: str, required: bool = True) -> str:
+def public_text(text: str, what: str, required: bool = True) -> str:
     """A text the follower will read: it must fit one WeChat message with its header."""
     text = (text or "").strip()
     if required and not text:
@@ -191,7 +200,7 @@ def _public_text(text: str, what: str, required: bool = True) -> str:
 
 def reply(session: Session, settings: Settings, ticket: Ticket, actor: str, role: str, text: str) -> FollowerNotice:
     """Record a public reply; returns the notice the follower is owed (send it after the commit)."""
-    text = _public_text(text, "答复")
+    text = public_text(text, "答复")
     _move(session, ticket, "reply", role)
     add_event(session, ticket, actor, "reply", text, public=True)
     return FollowerNotice(ticket_id=ticket.id, openid=ticket.openid, kind="reply",
@@ -201,7 +210,7 @@ def reply(session: Session, settings: Settings, ticket: Ticket, actor: str, role
 def close(session: Session, settings: Settings, ticket: Ticket, actor: str, role: str,
           summary: str = "") -> FollowerNotice:
     """办结, and ask for the 回访 rating; returns the notice the follower is owed (after the commit)."""
-    summary = _public_text(summary, "办结说明", required=False)
+    summary = public_text(summary, "办结说明", required=False)
     _move(session, ticket, "close", role)
     ticket.closed_at = utcnow()
     ticket.rating_asked_at = utcnow()

@@ -26,6 +26,7 @@ AWAITING_ACCEPT = ("待受理", "转办")
 AWAITING_ANSWER = ("已受理", "办理中", "退回")
 CLOSED = "已办结"
 RATING_WINDOW = timedelta(days=7)
+THREAD_WINDOW = timedelta(hours=24)  # a thread lapses this long after the last staff question or supplement
 PUBLIC_TEXT_MAX = 500  # characters: with its header a reply stays within one 2048-byte message
 NOTE_MAX = 2000
 
@@ -46,13 +47,20 @@ TRANSITIONS: dict[str, Transition] = {
     "return": Transition("退回", ("已答复",), roles=("supervisor", "admin")),
     "close": Transition(CLOSED, ("已答复",)),
     "note": Transition(None, tuple(STATES)),
+    "ask": Transition(None, tuple(s for s in STATES if s != CLOSED)),  # a question to the follower
 }
 
 ACTION_LABELS = {
     "created": "提交投诉", "accepted": "受理", "assigned": "指派", "transferred": "转办",
     "returned": "退回重办", "note": "内部备注", "reply": "答复", "closed": "办结",
     "revealed": "查看完整手机号", "rated": "满意度评价", "evidence": "补充证据", "delivery": "消息推送",
+    "asked": "向投诉人提问", "supplement": "投诉人补充",
 }
+
+# The staff events that answer the follower's supplements: each clears 投诉人已补充. Opening the
+# page or revealing the phone does not — the flag means "the follower wrote and nobody has acted
+# since", so a colleague's look does not hide it from whoever handles the ticket.
+CLEARS_SUPPLEMENT = frozenset({"accepted", "assigned", "transferred", "returned", "note", "reply", "asked", "closed"})
 
 
 class TicketError(Exception):

@@ -194,6 +194,13 @@ def send_text(settings: Settings, openid: str, text: str) -> None:
     client.call(client.message.send_text, openid, text)
 
 
+def send_template(settings: Settings, openid: str, template_id: str, data: dict, url: str | None) -> str:
+    """Send one template message; returns WeChat's msgid. Raises WeChatClientException on refusal."""
+    client = make_client(settings)
+    res = client.call(client.message.send_template, openid, template_id, data, url=url)
+    return str(res.get("msgid", ""))
+
+
 def create_menu(settings: Settings, menu: dict) -> dict:
     client = make_client(settings)
     return client.call(client.menu.create, menu)

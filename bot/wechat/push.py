@@ -9,18 +9,23 @@ pushes of followers whose 48-hour window is still open — a quota or network re
 temporary; a 45015 one is not, it waits for the follower's next message. Every send claims its
 row first (compare-and-set on `claimed_at`), so two workers never send the same message twice.
 Token expiry (40001/42001) is handled by the client (refresh once, retry once).
+A ticket's notice (issue 12) may come with a template message: outside the window — known from
+the follower's last message, or from WeChat's 45015 — that goes instead, and the text is kept
+only if the template is refused too. A kept text names its ticket, whose timeline then says
+when it finally went out.
 """
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import select
 from wechatpy.exceptions import WeChatClientException
 
 from bot import metrics
+from bot.tickets import delivery as ticket_delivery
 from bot.wechat import client as wx
 from core.config import Settings
 from core.pii import mask_openid
@@ -42,25 +47,25 @@ mask = mask_openid
 def _try_send(settings: Settings, openid: str, text: str) -> str | None:
     """Send now; None on success, else a short error label to keep with the pending text
     (counted in /metrics as policybot_push_failures_total{reason})."""
-    error = _send(settings, openid, text)
-    if error is not None:
-        metrics.push_failed(error)
-    return error
+    return _attempt(settings, openid, lambda: wx.send_text(settings, openid, text))[1]
 
 
-def _send(settings: Settings, openid: str, text: str) -> str | None:
+def _attempt(settings: Settings, openid: str, call: Callable[[], Any]) -> tuple[Any, str | None]:
+    """(the call's result, None), or (None, a short error label) — never raises."""
     if not wx.configured(settings):
         log.warning("push to %s kept: WECHAT_APPID/WECHAT_SECRET not set", mask(openid))
-        return "no-credentials"
-    try:
-        wx.send_text(settings, openid, text)
-        return None
-    except WeChatClientException as exc:
-        log.warning("push to %s refused: %s %s", mask(openid), exc.errcode, exc.errmsg)
-        return str(exc.errcode or "http")
-    except Exception as exc:  # network errors: keep the message, never lose it
-        log.warning("push to %s failed: %r", mask(openid), exc)
-        return type(exc).__name__
+        error = "no-credentials"
+    else:
+        try:
+            return call(), None
+        except WeChatClientException as exc:
+            log.warning("push to %s refused: %s %s", mask(openid), exc.errcode, exc.errmsg)
+            error = str(exc.errcode or "http")
+        except Exception as exc:  # network errors: keep the message, never lose it
+            log.warning("push to %s failed: %r", mask(openid), exc)
+            error = type(exc).__name__
+    metrics.push_failed(error)
+    return None, error
 
 
 class Pushed(NamedTuple):
@@ -71,23 +76,51 @@ class Pushed(NamedTuple):
     delivered: bool
     error: Optional[str] = None
     kept: bool = False  # kept in PendingPush for the follower's next message
+    via: str = "custom"  # "template": a template message went instead of the text
+    msgid: Optional[str] = None  # the template message's id at WeChat
+    template_error: Optional[str] = None  # the template message was refused too (its code)
 
     def __bool__(self) -> bool:
         return self.delivered
 
 
-def push(settings: Settings, openid: str, text: str) -> Pushed:
-    """Push `text` now, or keep it for the follower's next message; the outcome says which and
-    why. Also the carrier of a ticket's `FollowerNotice` (the console: `tickets.deliver(…, push)`),
-    whose timeline then tells the real outcome."""
-    error = _try_send(settings, openid, text)
-    if error is None:
-        return Pushed(True)
+def outside_window(settings: Settings, openid: str) -> bool:
+    """The follower's last message is older than 48 hours (unknown follower: not known to be)."""
     with session_scope(settings.db_url) as s:
-        s.add(PendingPush(openid=openid, text=text, last_error=error, attempts=1))
+        return s.exec(select(Follower.openid).where(
+            Follower.openid == openid, Follower.last_seen_at < utcnow() - WINDOW)).first() is not None
+
+
+def _send_template(settings: Settings, openid: str, template: Any) -> Pushed:
+    msgid, error = _attempt(settings, openid, lambda: wx.send_template(
+        settings, openid, template.template_id, template.data, template.url))
+    return Pushed(True, via="template", msgid=msgid) if error is None else Pushed(False, error)
+
+
+def push(settings: Settings, openid: str, text: str, *, ticket_id: Optional[int] = None,
+         template: Any = None) -> Pushed:
+    """Push `text` now, or keep it for the follower's next message; the outcome says which and
+    why. Also the carrier of a ticket's `FollowerNotice` (`tickets.deliver(…, push)`, whose
+    timeline then tells the real outcome): outside the 48-hour window its `template`
+    (a bot.tickets.template.TemplateMessage) goes instead when one is configured.
+    Synchronous (wechatpy): call it from a worker thread, never on the event loop."""
+    template_error = None
+    if template is not None and outside_window(settings, openid):
+        error = str(OUTSIDE_WINDOW)  # known from the last message: no customer-service attempt
+    else:
+        error = _try_send(settings, openid, text)
+        if error is None:
+            return Pushed(True)
+    if template is not None and error == str(OUTSIDE_WINDOW):
+        sent = _send_template(settings, openid, template)
+        if sent:
+            return sent
+        template_error = sent.error
+    with session_scope(settings.db_url) as s:
+        s.add(PendingPush(openid=openid, text=text, last_error=error, attempts=1, ticket_id=ticket_id))
     if error == "no-credentials" and settings.simulator_enabled and openid.startswith(SIMULATOR_PREFIX):
         error = "simulator"  # the simulator page fetches kept texts at once (take_pending)
-    return Pushed(False, error, kept=True)
+    return Pushed(False, error, kept=True, template_error=template_error)
 
 
 def _claim(settings: Settings, item_id: int) -> bool:
@@ -141,6 +174,8 @@ def deliver_pending(settings: Settings, openid: str, up_to: int | None = None, s
                 row.last_error = error
         if error is not None:
             break  # keep the order: later ones wait behind the first that failed
+        if item.ticket_id is not None:
+            ticket_delivery.delivered_later(settings, item.ticket_id, on_next_message=not sweep)
     return sent
 
 
