@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     web.install(app)
     metrics.install(app)  # GET /metrics, request counts and latency, X-Policybot-Worker
 
-    from bot import api, notices_api, progress_page, unanswered_api
+    from bot import api, notices_api, progress_page, tickets_api, unanswered_api
     from bot.console import notices as console_notices
     from bot.console import routes as console_routes
     from bot.console import unanswered as console_unanswered
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_routes.router)
     app.include_router(console_notices.router)
     app.include_router(unanswered_api.router)
+    app.include_router(tickets_api.router)
     app.include_router(console_unanswered.router)
     app.include_router(progress_page.router)  # the follower's read-only progress page (no login)
     return app

@@ -1,4 +1,4 @@
-"""The `policybot` command: serve, migrate, ingest, ask, eval, wechat-menu, validate, notices."""
+"""The `policybot` command: serve, migrate, ingest, ask, eval, wechat-menu, validate, notices, tokens."""
 from __future__ import annotations
 
 import json
@@ -7,12 +7,13 @@ from typing import List, Optional
 
 import typer
 
-from bot import notices_cli
+from bot import notices_cli, tokens_cli
 from core.config import get_settings
 from forms.validate import SHIPPED
 
 app = typer.Typer(help="技能政策助手 policybot", no_args_is_help=True, add_completion=False)
 app.add_typer(notices_cli.app, name="notices")  # list | show | withdraw | restore | edit | supersede
+app.add_typer(tokens_cli.app, name="tokens")  # create | list | revoke (the work-order API)
 
 
 def _kb():

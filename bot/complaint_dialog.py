@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Optional
 from bot import tickets
 from bot.evidence import fetch_after_commit
 from bot.routing import load_routing
+from core.config import Settings
 from core.turn import Turn
 from core.pii import MOBILE
 from forms.state import Filled
@@ -32,27 +33,7 @@ def file_from_form(done: Filled, turn: Turn) -> str:
     whole turn is rolled back, so no half-written ticket is committed with the kept answers.
     Photos are fetched only after the commit (the fetching thread must see the ticket).
     """
-    values = done.values
-    labels = done.labels  # how answers were shown, e.g. "其他地区（郑州）"
-    routing = load_routing(turn.settings)
-    place = str(values.get("place", ""))
-    chosen = values.get("region")
-    region = chosen if chosen in routing.region_names and chosen != routing.fallback_region else (
-        routing.match_region(place) or routing.match_region(labels.get("region", "")))
-    phone = values.get("phone") if values.get("contact") == "phone" else None
-    if phone and not MOBILE.fullmatch(str(phone)):
-        phone = None
-    evidence = [e for e in (values.get("evidence") or []) if isinstance(e, dict)]
-    complaint = tickets.NewComplaint(
-        institution=str(values.get("institution", "")),
-        category=str(values.get("category", "其他")),
-        happened=str(values.get("when", "")),
-        place=f"{labels.get('region', '')} {place}".strip(),
-        description=str(values.get("description", "")),
-        phone=phone,
-        evidence=evidence,
-        region=region,
-    )
+    complaint = complaint_from_answers(turn.settings, done.values, done.labels)
     msg_id = turn.inbound.msg_id
     key = f"{turn.follower.openid}:{msg_id}" if msg_id else None
     try:
@@ -62,9 +43,33 @@ def file_from_form(done: Filled, turn: Turn) -> str:
     except Exception:
         turn.session.rollback()  # the engine keeps the answers; nothing of this ticket survives
         raise
-    if evidence:
+    if complaint.evidence:
         fetch_after_commit(turn.session, turn.settings, ticket.id)
     return reply
+
+
+def complaint_from_answers(settings: Settings, values: dict, labels: dict) -> tickets.NewComplaint:
+    """The complaint form's answers (`labels`: how they were shown, e.g. "其他地区（郑州）") as a
+    NewComplaint, its region placed by the routing rules. The chat's form and the work-order API
+    (bot.tickets_api, answers checked by the same slot parsers) both file through this."""
+    routing = load_routing(settings)
+    place = str(values.get("place", ""))
+    chosen = values.get("region")
+    region = chosen if chosen in routing.region_names and chosen != routing.fallback_region else (
+        routing.match_region(place) or routing.match_region(labels.get("region", "")))
+    phone = values.get("phone") if values.get("contact") == "phone" else None
+    if phone and not MOBILE.fullmatch(str(phone)):
+        phone = None
+    return tickets.NewComplaint(
+        institution=str(values.get("institution", "")),
+        category=str(values.get("category", "其他")),
+        happened=str(values.get("when", "")),
+        place=f"{labels.get('region', '')} {place}".strip(),
+        description=str(values.get("description", "")),
+        phone=phone,
+        evidence=[e for e in (values.get("evidence") or []) if isinstance(e, dict)],
+        region=region,
+    )
 
 
 def progress_command(turn: Turn, match: "re.Match[str]") -> str:

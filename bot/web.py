@@ -131,6 +131,7 @@ ERROR_TEXT = {
     "missing": "缺少{field}",
     "string_type": "{field}必须是文字",
     "string_too_short": "{field}不能为空",
+    "string_longer_than": "{field}太短（至少 {min_length} 字）",
     "string_too_long": "{field}太长（最多 {max_length} 字）",
     "string_pattern_mismatch": "{field}格式不正确",
     "int_type": "{field}必须是整数", "int_parsing": "{field}必须是整数",
@@ -172,6 +173,8 @@ def validation_message(error: dict[str, Any], titles: dict[str, str] | None = No
         named = f"{title}（字段 {field}）" if title else f"字段 {field}："
         return named + str(error["msg"]).removeprefix("Value error, "), field
     label = f"{title}（字段 {field}）" if title else (f"字段 {field} " if field else "请求体")
+    if kind == "string_too_short" and isinstance(ctx.get("min_length"), int) and ctx["min_length"] > 1:
+        kind = "string_longer_than"  # "不能为空" would mislead for a text that is merely too short
     try:
         text = ERROR_TEXT.get(kind, "{field}格式不正确").format(field=label, **ctx)
     except (KeyError, IndexError):

@@ -1,4 +1,5 @@
-"""The two eligibility checks, shared by the chat forms and POST /api/check/*.
+"""The two eligibility checks, shared by the chat forms and POST /api/check/*; and any form's
+answers given as JSON (`validate_answers`: the work-order API files a complaint with them).
 
 The chat parsers and the request models of forms/facts.py turn what a follower or a caller gave
 into the same facts; `check_*` computes the derived figures (amounts, where to apply) and runs
@@ -8,11 +9,38 @@ Keeping both entry points on these functions is what makes chat and API agree.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from core.regions import within
 from core.text import cn_date
 from forms import regions, rules
+from forms.definition import FormDef
+from forms.parsing import Context, Invalid, PARSERS
 from forms.rules import ELIGIBLE, NOT_ELIGIBLE, OUTCOME_LABELS, Verdict
+
+
+class FactError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+
+def validate_answers(form: FormDef, answers: dict[str, str], today: date) -> tuple[dict, dict]:
+    """(values, labels) of the form's slots named in `answers`, each through the slot's own
+    parser — the very check the chat makes on the follower's answer — or FactError naming the
+    field, with the parser's hint. Slots not in `answers` are left out."""
+    values: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    for name, text in answers.items():
+        slot = form.slot(name)
+        try:
+            parsed = PARSERS[slot.parser](text, slot.spec, Context(today=today))
+        except Invalid as bad:
+            raise FactError(name, f"{slot.shown_label}（字段 {name}）：{bad.hint}") from None
+        values[name], labels[name] = parsed.value, parsed.display
+    return values, labels
 
 
 def _apply_to(facts: dict, data: dict) -> str:

@@ -2,26 +2,22 @@
 
 Sections: knowledge (notices and their chunks), what followers ask (the question log, the
 unanswered groups, taught answers), channel (followers, de-dup, signed requests seen,
-pushes, caches), forms (dialog state lives on the follower), complaints (tickets, events, staff).
+pushes, caches; the forms' dialog state lives on the follower), and — in storage/complaint_models.py,
+re-exported here — complaints (tickets, events, staff).
 Add new tables to the section they belong to; keep JSON columns for data that is read whole.
 A change here needs a revision in storage/migrations/versions (docs/design.md, "Schema
 migrations"); tests/test_migrations.py fails while the two differ.
 """
 from __future__ import annotations
 
-from datetime import date as Date, datetime, timezone
+from datetime import date as Date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, false
+from sqlalchemy import JSON, Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 from core.regions import Place
-
-
-def utcnow() -> datetime:
-    # Aware: sqlmodel ≥ 0.0.3x maps `datetime` fields to UTCDateTime, which refuses naive values
-    # on write and returns aware UTC on read — so compare aware with aware everywhere.
-    return datetime.now(timezone.utc)
+from storage.models_base import utcnow
 
 
 # ---------------------------------------------------------------- knowledge
@@ -263,135 +259,8 @@ class KeyValue(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-# ---------------------------------------------------------------- forms
-# (issue 4: form state is kept per follower)
+# ---------------------------------------------------------------- complaints (storage/complaint_models.py)
 
-
-# ---------------------------------------------------------------- complaints
-# A follower's complaint is a Ticket; everything that happens to it is a TicketEvent (the audit
-# trail, also the source of the follower-visible replies). Staff accounts and their sessions live
-# here too, so any worker can check a console cookie.
-
-class Ticket(SQLModel, table=True):
-    """One complaint. `number` is what the follower sees; progress queries also check `openid`."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    number: str = Field(index=True, unique=True, description="TS20261121-482913")
-    openid: str = Field(index=True, description="the filer; only they may query progress")
-    institution: str
-    category: str = Field(index=True)
-    happened: str = Field("", description="when it happened, as the follower said it")
-    region: str = Field(index=True, description="canonical region from deploy/routing.yaml, e.g. 聊城")
-    region_text: str = Field("", description="the place as the follower typed it")
-    description: str = Field(sa_column=Column(Text))
-    phone: Optional[str] = Field(default=None, description="None when filed anonymously")
-    status: str = Field("待受理", index=True)
-    team: str = Field(index=True, description="team id from deploy/routing.yaml")
-    assignee: Optional[str] = Field(default=None, index=True, description="StaffUser.username")
-    accept_due: Date
-    answer_due: Date
-    created_at: datetime = Field(default_factory=utcnow, index=True)
-    updated_at: datetime = Field(default_factory=utcnow)
-    closed_at: Optional[datetime] = None
-    rating_asked_at: Optional[datetime] = Field(default=None, description="回访 sent; the next 1–5 is the rating")
-    supplemented_at: Optional[datetime] = Field(
-        default=None, description="投诉人已补充: the follower's newest supplement, until a staff action on the ticket")
-    intake_key: Optional[str] = Field(default=None, unique=True,
-                                      description="openid:MsgId of the confirming message: a re-handled confirm files nothing twice")
-    progress_token: Optional[str] = Field(default=None, unique=True, index=True,
-                                          description="the unguessable key of the read-only /progress/{token} page")
-
-
-class TicketEvent(SQLModel, table=True):
-    """The audit trail: who did what to a ticket, when. `public` events are shown to the follower."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    ticket_id: int = Field(index=True, foreign_key="ticket.id")
-    at: datetime = Field(default_factory=utcnow)
-    actor: str = Field(description="'follower', 'system' or a staff username")
-    action: str = Field(description="created | accepted | assigned | transferred | returned | note | reply | closed | revealed | rated | delivered …")
-    detail: str = Field("", sa_column=Column(Text))
-    public: bool = False
-
-
-class Evidence(SQLModel, table=True):
-    """A photo sent with a complaint: WeChat's MediaId/PicUrl, and the file once downloaded."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    ticket_id: int = Field(index=True, foreign_key="ticket.id")
-    media_id: Optional[str] = None
-    pic_url: Optional[str] = None
-    file_path: Optional[str] = Field(default=None, description="relative to the data dir")
-    created_at: datetime = Field(default_factory=utcnow)
-
-
-class StaffUser(SQLModel, table=True):
-    """A console account. role: staff (sees `regions` only) | supervisor | admin."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    username: str = Field(index=True, unique=True)
-    password_hash: str
-    role: str = "staff"
-    regions: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    active: bool = True
-    created_at: datetime = Field(default_factory=utcnow)
-    password_changed: bool = Field(
-        False, sa_column_kwargs={"server_default": false()},
-        description="changed on the password page: POLICYBOT_ADMIN_PASSWORD no longer resets it")
-
-
-class StaffSession(SQLModel, table=True):
-    """A console login. The cookie holds a random token; only its SHA-256 is stored."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    token_hash: str = Field(index=True, unique=True)
-    user_id: int = Field(index=True, foreign_key="staffuser.id")
-    csrf_token: str
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-
-
-class RevealLog(SQLModel, table=True):
-    """Every time a staff member revealed a follower's full phone number."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    ticket_id: int = Field(index=True, foreign_key="ticket.id")
-    username: str
-    ip: str = ""
-    at: datetime = Field(default_factory=utcnow)
-
-
-class LoginAttempt(SQLModel, table=True):
-    """One console password check (a login, or the current password on the password page), for
-    the throttle (bot.console.throttle): recorded as a failure *before* the password is checked,
-    so that parallel guesses on any worker count against each other; a success marks it and
-    clears the account's failures. Rows older than the window plus the lockout are pruned."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    account: str = Field(index=True, max_length=64, description="the account name as typed, stripped and lowercased")
-    ip: str = Field("", index=True, max_length=64, description="bot.web.client_ip")
-    at: datetime = Field(default_factory=utcnow, index=True)
-    success: bool = False
-
-
-class StaffEvent(SQLModel, table=True):
-    """The accounts' audit trail, kept like TicketEvent (which needs a ticket): logins, failed
-    logins, lockouts, password changes — who (the account name as typed), from where, when.
-    Never a password."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, index=True)
-    actor: str = Field(index=True, description="the account name as typed (an unknown name too)")
-    action: str = Field(description="login | login_failed | locked | password_changed | password_failed")
-    ip: str = ""
-    detail: str = Field("", sa_column=Column(Text))
-
-
-class Rating(SQLModel, table=True):
-    """The follower's 1–5 satisfaction rating after 已办结 (回访); one per ticket."""
-
-    id: Optional[int] = Field(default=None, primary_key=True)
-    ticket_id: int = Field(index=True, unique=True, foreign_key="ticket.id")
-    openid: str = Field(index=True)
-    score: int
-    created_at: datetime = Field(default_factory=utcnow)
+from storage.complaint_models import (  # noqa: E402  (re-exported: one place to import any table from)
+    Ticket, TicketEvent, Evidence, StaffUser, StaffSession, ApiToken, RevealLog, LoginAttempt, StaffEvent, Rating,
+)

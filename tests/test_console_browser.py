@@ -1,10 +1,12 @@
 """The console in Debian's Chromium (Playwright, never `playwright install`): log in, the queue,
 reply, close — on a phone-sized screen; a <script> in a complaint shows as text; a 济源 staff
-member gets 403 on a 聊城 ticket; a staff member changes their own password on the phone."""
+member gets 403 on a 聊城 ticket; a staff member changes their own password on the phone; an
+admin makes a work-order API token (shown once) and revokes it."""
 from __future__ import annotations
 
 import os
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -98,3 +100,23 @@ def test_a_staff_member_changes_their_password_on_a_phone(server, phone):
     phone.click("form[action='/console/password'] button[type=submit]")
     expect(phone.locator("#notice")).to_contain_text("密码已修改")
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_an_admin_makes_and_revokes_an_api_token_on_a_phone(server, phone):
+    user, _ = add_staff(server, "staff", ("临沂",))
+    log_in(phone, server.base_url, ADMIN_USER, ADMIN_PASSWORD)
+    phone.click("nav >> text=API 令牌")
+    phone.wait_for_url(server.base_url + "/console/tokens")
+    phone.select_option("select[name=username]", user)
+    phone.fill("input[name=name]", "12345 平台")
+    phone.click("form[action='/console/tokens'] button[type=submit]")
+    token = phone.locator("#token").inner_text()
+    assert token.startswith("pbt_") and phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    api = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(server.base_url + "/api/tickets", headers=api).status_code == 200
+    phone.goto(server.base_url + "/console/tokens")  # shown once: a new visit lists it masked
+    row = phone.locator("#tokens li", has_text=token[:8] + "…")
+    assert token not in phone.content() and user in row.inner_text()
+    row.locator("button", has_text="撤销").click()
+    expect(phone.locator("#tokens li", has_text=token[:8] + "…")).to_contain_text("已于")  # 已于 … 撤销
+    assert httpx.get(server.base_url + "/api/tickets", headers=api).status_code == 401

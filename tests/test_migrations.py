@@ -28,11 +28,13 @@ from tests.conftest import ROOT, fresh_database_url
 
 pytestmark = pytest.mark.db
 
-HEAD = "0006_progress_token"
+HEAD = "0007_work_orders"
 LIFECYCLE_COLUMNS = ("extracted", "overrides", "withdrawn_at", "withdrawn_by", "withdrawn_reason", "superseded_by")
-LATER_TABLES = ("noticeevent", "noticeversion", "asklog", "unansweredquestion", "taughtanswer")  # revisions 3 and 4
+LATER_TABLES = ("noticeevent", "noticeversion", "asklog", "unansweredquestion", "taughtanswer",  # revisions 3 and 4
+                "apitoken")  # revision 7
 LATER_COLUMNS = (("follower", "thread"), ("ticket", "supplemented_at"),  # revision 5
-                 ("ticket", "progress_token"), ("pendingpush", "ticket_id"))  # revision 6
+                 ("ticket", "progress_token"), ("pendingpush", "ticket_id"),  # revision 6
+                 ("ticket", "source"), ("ticket", "external_id"))  # revision 7
 T0 = datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc)
 
 
@@ -136,7 +138,7 @@ def test_rows_written_at_the_baseline_survive_the_upgrade(url):
     result = migrate.upgrade(url, migrate.BASELINE)
     assert (result.before, result.after) == (None, migrate.BASELINE)
     # the baseline is the schema create_all made before migrations: the models less the columns
-    # and tables of revisions 2 to 6
+    # and tables of revisions 2 to 7
     diffs = schema_diffs(url)
     added = sorted((d[2], d[3].name) for d in diffs if isinstance(d, tuple) and d[0] == "add_column")
     assert added == sorted([("staffuser", "password_changed"), *(("notice", c) for c in LIFECYCLE_COLUMNS),
@@ -200,6 +202,7 @@ def legacy_database(url: str, *, drop_tables: tuple[str, ...] = (), drop_column:
         for column in LIFECYCLE_COLUMNS:
             conn.execute(sa.text(f"ALTER TABLE notice DROP COLUMN {column}"))
         conn.execute(sa.text("DROP INDEX ix_ticket_progress_token"))
+        conn.execute(sa.text("DROP INDEX ix_ticket_source_external_id"))
         for table, column in LATER_COLUMNS:
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         for name in drop_tables:

@@ -5,8 +5,9 @@ matches the schema it advertises; a JSON refusal gives its reason in Chinese. /w
 the console (HTML) are not JSON routes: tests/test_wechat_properties.py and
 tests/test_http_properties.py cover them.
 
-The upload, notice-admin and unanswered-question routes need `Authorization: Bearer $POLICYBOT_ADMIN_TOKEN`: a case
-schemathesis meant to be valid gets the real token, an invalid one keeps whatever was generated (a refusal).
+The upload, notice-admin, unanswered-question and work-order routes need `Authorization: Bearer $POLICYBOT_ADMIN_TOKEN`
+(the work-order routes also take a staff API token): a case schemathesis meant to be valid gets the real token, an
+invalid one keeps whatever was generated (a refusal).
 
 One test per operation, the list written out so that a route added later is not skipped
 silently (`test_every_json_route_is_listed`). schemathesis' own pytest loader for a schema that
@@ -35,25 +36,29 @@ NOTICE_ADMIN = ["GET /api/notices/{notice_id}", "PATCH /api/notices/{notice_id}"
                 "POST /api/notices/{notice_id}/supersede"]
 UNANSWERED_ADMIN = ["GET /api/unanswered", "POST /api/unanswered/{item_id}/link", "POST /api/unanswered/{item_id}/answer",
                     "POST /api/unanswered/{item_id}/dismiss", "GET /api/taught", "DELETE /api/taught/{taught_id}"]
+WORK_ORDERS = ["POST /api/tickets", "GET /api/tickets", "GET /api/tickets/{number}",
+               "POST /api/tickets/{number}/actions"]
 OPERATIONS = ["GET /healthz", "POST /api/ask", "GET /api/notices", "GET /api/chunks", "POST /api/ingest",
               "POST /api/check/enterprise-yigong", "POST /api/check/trainee-subsidy",
               "GET /simulator/api/menu", "POST /simulator/api/send",
-              "GET /simulator/api/inbox", *NOTICE_ADMIN, *UNANSWERED_ADMIN]
-ADMIN = {"POST /api/ingest", *NOTICE_ADMIN, *UNANSWERED_ADMIN}  # the token goes with the cases meant to be valid
+              "GET /simulator/api/inbox", *NOTICE_ADMIN, *UNANSWERED_ADMIN, *WORK_ORDERS]
+ADMIN = {"POST /api/ingest", *NOTICE_ADMIN, *UNANSWERED_ADMIN, *WORK_ORDERS}  # the token goes with the cases meant to be valid
 # No parameters or body in the schema: schemathesis has nothing to make invalid.
-# GET /api/taught has only its Authorization header, a string of any value.
+# GET /api/taught has only its Authorization header, a string of any value; GET /api/tickets/{number} a string
+# path segment besides.
 NOTHING_TO_NEGATE = {"GET /healthz", "GET /api/notices", "GET /simulator/api/menu",
-                     "GET /api/taught"}
+                     "GET /api/taught", "GET /api/tickets/{number}"}
 CASES = [(label, GenerationMode.POSITIVE) for label in OPERATIONS] + [
     (label, GenerationMode.NEGATIVE) for label in OPERATIONS if label not in NOTHING_TO_NEGATE]
 EXAMPLES = 25  # per operation and mode
 # Valid by the schema, still refused: schemathesis names an uploaded file after its field
 # ("files", no extension: 415), a notice id
 # any integer (404 for all but the seven bundled notices; 409 once one is withdrawn or restored),
-# and an unanswered item or a taught answer of a generated id does not exist (404).
+# an unanswered item or a taught answer of a generated id does not exist (404), nor a ticket of a generated number.
 NEVER_OK = {"POST /api/ingest", *NOTICE_ADMIN,
             "POST /api/unanswered/{item_id}/link", "POST /api/unanswered/{item_id}/answer",
-            "POST /api/unanswered/{item_id}/dismiss", "DELETE /api/taught/{taught_id}"}
+            "POST /api/unanswered/{item_id}/dismiss", "DELETE /api/taught/{taught_id}",
+            "GET /api/tickets/{number}", "POST /api/tickets/{number}/actions"}
 
 
 @pytest.fixture(scope="module")

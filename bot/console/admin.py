@@ -1,5 +1,6 @@
-"""/console/staff and /console/notices: the admin's pages — staff accounts (with the latest
-logins, failures, lockouts and password changes), and loading notices.
+"""/console/staff, /console/tokens and /console/notices: the admin's pages — staff accounts (with
+the latest logins, failures, lockouts and password changes), their API tokens for the work-order
+API (bot.api_tokens: a new token is shown once, then only masked), and loading notices.
 
 Why apart from the complaint desk (bot.console.routes_queue, routes_ticket): the two change for
 different reasons; both stand on bot.console.deps (login, roles, CSRF) and bot.console.pages
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, select
 
+from bot import api_tokens
 from bot.console import auth, throttle
 from bot.console.deps import AdminLogin, AdminPage, CheckedForm, DbSession, PageLogin, SettingsDep, settings_of
 from bot.console.pages import ConsoleError, ConsoleRoute, db_id, render
@@ -72,6 +74,43 @@ def staff_toggle(request: Request, user_id: int, login: AdminLogin, _csrf: Check
     user.active = not user.active
     s.add(user)
     return RedirectResponse("/console/staff", status_code=303)
+
+
+# ---------------------------------------------------------------- API tokens (admin)
+
+def _tokens_page(request: Request, s: Session, login: auth.Login, error: str = "", new_token: str = "",
+                 status: int = 200) -> Response:
+    users = s.exec(select(StaffUser).where(StaffUser.active == True).order_by(StaffUser.username)).all()  # noqa: E712
+    return render(request, "tokens.html", login, status=status, users=users, tokens=api_tokens.listed(s),
+                  masked=api_tokens.masked, error=error, new_token=new_token)
+
+
+@router.get("/tokens")
+def tokens_page(request: Request, login: AdminPage, s: DbSession):
+    return _tokens_page(request, s, login)
+
+
+@router.post("/tokens")
+def token_create(request: Request, login: AdminLogin, form: CheckedForm, s: DbSession):
+    """A new token, shown on this page once (never stored, never in a redirect's URL)."""
+    try:
+        row, token = api_tokens.create(s, str(form.get("username", "")), str(form.get("name", "")),
+                                       login.user.username)
+    except api_tokens.TokenError as exc:
+        s.rollback()
+        return _tokens_page(request, s, login, error=str(exc), status=400)
+    log.info("console: %s created API token %s for %s", login.user.username, api_tokens.masked(row), row.user_id)
+    return _tokens_page(request, s, login, new_token=token)
+
+
+@router.post("/tokens/{token_id}/revoke")
+def token_revoke(request: Request, token_id: int, login: AdminLogin, _csrf: CheckedForm, s: DbSession):
+    try:
+        row = api_tokens.revoke(s, db_id(token_id, "没有这个令牌"))
+    except api_tokens.TokenError as exc:
+        raise ConsoleError(404, str(exc)) from None
+    log.info("console: %s revoked API token %s", login.user.username, api_tokens.masked(row))
+    return RedirectResponse("/console/tokens", status_code=303)
 
 
 # ---------------------------------------------------------------- policy notices (admin)

@@ -47,7 +47,8 @@ def verify_password(password: str, hashed: str) -> bool:
 _DUMMY_HASH = hash_password("not-a-real-password")
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """The SHA-256 that is stored for a secret token (a session cookie, an API token)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -154,7 +155,7 @@ def change_password(session: Session, user: StaffUser, new: str, keep: Optional[
     session.add(user)
     query = delete(StaffSession).where(StaffSession.user_id == user.id)
     if keep:
-        query = query.where(StaffSession.token_hash != _token_hash(keep))
+        query = query.where(StaffSession.token_hash != token_hash(keep))
     return session.exec(query).rowcount
 
 
@@ -162,7 +163,7 @@ def start_session(session: Session, settings: Settings, user: StaffUser) -> str:
     """A new session; returns the cookie token (never stored)."""
     token = secrets.token_urlsafe(32)
     session.exec(delete(StaffSession).where(StaffSession.user_id == user.id, StaffSession.expires_at < utcnow()))
-    session.add(StaffSession(token_hash=_token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(24),
+    session.add(StaffSession(token_hash=token_hash(token), user_id=user.id, csrf_token=secrets.token_urlsafe(24),
                              expires_at=utcnow() + timedelta(hours=settings.console.session_hours)))
     return token
 
@@ -170,7 +171,7 @@ def start_session(session: Session, settings: Settings, user: StaffUser) -> str:
 def current_login(session: Session, token: Optional[str]) -> Optional[Login]:
     if not token:
         return None
-    row = session.exec(select(StaffSession).where(StaffSession.token_hash == _token_hash(token))).first()
+    row = session.exec(select(StaffSession).where(StaffSession.token_hash == token_hash(token))).first()
     if row is None or row.expires_at < utcnow():
         return None
     user = session.get(StaffUser, row.user_id)
@@ -182,7 +183,7 @@ def current_login(session: Session, token: Optional[str]) -> Optional[Login]:
 def end_session(session: Session, token: Optional[str]) -> None:
     if not token:
         return
-    row = session.exec(select(StaffSession).where(StaffSession.token_hash == _token_hash(token))).first()
+    row = session.exec(select(StaffSession).where(StaffSession.token_hash == token_hash(token))).first()
     if row:
         session.delete(row)
 

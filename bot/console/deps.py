@@ -14,31 +14,17 @@ someone after its change (download photos; push the follower a reply) commits it
 The simulator switch is a dependency too, but beside the simulator's routes (bot.wechat.routes):
 here it would make the channel import the console, which itself hands replies to the channel.
 """
-from typing import Annotated, Iterator
+from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from bot.console import auth
 from bot.console.pages import ConsoleError, LoginRequired
-from core.config import Settings
+from bot.deps import DbSession, SettingsDep, settings_of  # noqa: F401  (the JSON routes' too; re-exported)
 from storage.db import session_scope
 
 
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(settings_of)]
-
-
-def _session(settings: SettingsDep) -> Iterator[Session]:
-    with session_scope(settings.db_url) as s:
-        yield s
-
-
-DbSession = Annotated[Session, Depends(_session, scope="function")]
 
 
 class _CurrentLogin:

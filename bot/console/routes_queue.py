@@ -36,22 +36,8 @@ def _filters(request: Request) -> dict:
 
 
 def _filtered(login: auth.Login, settings: Settings, params: dict):
-    query = select(Ticket)
-    if not login.sees_all_regions:
-        query = query.where(Ticket.region.in_(login.user.regions or []))
-    if params.get("status"):
-        query = query.where(Ticket.status == params["status"])
-    if params.get("region"):
-        query = query.where(Ticket.region == params["region"])
-    if params.get("category"):
-        query = query.where(Ticket.category == params["category"])
-    if params.get("overdue"):
-        query = query.where(tickets.overdue_clause(tickets.local_today(settings)))
-    if params.get("mine"):
-        query = query.where(Ticket.assignee == login.user.username)
-    if params.get("supplemented"):  # the follower wrote and no staff action followed
-        query = query.where(Ticket.supplemented_at.is_not(None))
-    return query
+    regions = None if login.sees_all_regions else (login.user.regions or [])
+    return tickets.queue_query(regions, params, tickets.local_today(settings), login.user.username)
 
 
 @router.get("/")

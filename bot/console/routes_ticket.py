@@ -11,9 +11,7 @@ could log who opens the ticket, and when).
 """
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
-from typing import Optional
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
@@ -27,32 +25,19 @@ from bot.evidence import fetch_missing
 from bot.routing import load_routing
 from bot.wechat import push
 from core.config import Settings
-from storage.models import Evidence, Rating, RevealLog, StaffUser, Ticket, TicketEvent, utcnow
-
-log = logging.getLogger("policybot.console")
+from storage.models import Evidence, Rating, RevealLog, Ticket, TicketEvent, utcnow
 
 MEDIA_KEPT = timedelta(days=3)  # WeChat keeps a follower's media this long
-NOT_YOURS = "该投诉不属于您负责的地区"
+NOT_YOURS = tickets.NOT_YOURS
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute)
 
 
 def _ticket(s: Session, login: auth.Login, number: str, lock: bool = False) -> Ticket:
-    query = select(Ticket).where(Ticket.number == number)
-    if lock:  # two staff acting at once: the second sees the first one's result (PostgreSQL row lock)
-        query = query.with_for_update()
-    ticket = s.exec(query).first()
-    if ticket is None:
-        raise ConsoleError(404, "没有这个投诉编号")
-    if not login.can_see(ticket.region):
-        raise ConsoleError(403, NOT_YOURS)
-    return ticket
-
-
-def _assignees(s: Session, ticket: Ticket) -> list[str]:
-    """Active accounts that may handle this ticket: its region's staff, supervisors, admins."""
-    users = s.exec(select(StaffUser).where(StaffUser.active == True).order_by(StaffUser.username))  # noqa: E712
-    return [u.username for u in users if u.role != "staff" or ticket.region in (u.regions or [])]
+    try:
+        return tickets.staff_ticket(s, number, login.can_see, lock)
+    except tickets.TicketError as exc:  # no such number (404), another region (403)
+        raise ConsoleError(exc.status, str(exc)) from None
 
 
 def _ticket_page(request: Request, s: Session, settings: Settings, login: auth.Login, ticket: Ticket, *,
@@ -64,7 +49,7 @@ def _ticket_page(request: Request, s: Session, settings: Settings, login: auth.L
     rating = s.exec(select(Rating).where(Rating.ticket_id == ticket.id)).first()
     return render(request, "ticket.html", login, status=status, t=ticket, events=events, evidence=evidence,
                   rating=rating, allowed=tickets.allowed_actions(ticket.status, login.user.role),
-                  assignees=_assignees(s, ticket), reveal=reveal, error=error,
+                  assignees=tickets.assignees(s, ticket), reveal=reveal, error=error,
                   team=routing.team_name(ticket.team), teams=routing.teams,
                   overdue=tickets.is_overdue(ticket, tickets.local_today(settings)))
 
@@ -94,49 +79,18 @@ def reveal_phone(request: Request, number: str, _form: Fields, login: StaffLogin
     return _ticket_page(request, s, settings, login, ticket, reveal=True)  # never cached: pages.SECURITY_HEADERS
 
 
-def _act(s: Session, settings: Settings, ticket: Ticket, login: auth.Login,
-         form: dict[str, str]) -> Optional[tickets.FollowerNotice]:
-    """Apply the posted action through bot.tickets; a reply, a question or a 办结 returns the
-    follower's notice. Every action but a reveal clears 投诉人已补充 (rules.CLEARS_SUPPLEMENT)."""
-    who, role, action, text = login.user.username, login.user.role, form.get("action", ""), form.get("text", "")
-    if action == "accept":
-        tickets.accept(s, settings, ticket, who, role)
-    elif action == "assign":
-        if form.get("assignee") not in _assignees(s, ticket):
-            raise tickets.TicketError("承办人须是负责该地区的在岗账号")
-        tickets.assign(s, settings, ticket, who, role, form["assignee"])
-    elif action == "transfer":
-        tickets.transfer(s, settings, ticket, who, role, form.get("team", ""), text)
-    elif action == "note":
-        tickets.add_note(s, ticket, who, role, text)
-    elif action == "reply":
-        return tickets.reply(s, settings, ticket, who, role, text)
-    elif action == "ask":  # the follower's next messages and photos go to this ticket
-        return tickets.ask(s, settings, ticket, who, role, text)
-    elif action == "return":
-        tickets.return_for_rework(s, ticket, who, role, text)
-    elif action == "close":
-        return tickets.close(s, settings, ticket, who, role, text)
-    else:
-        raise tickets.TicketError("未知操作")
-    return None
-
-
 @router.post("/t/{number}/action")
 def ticket_action(request: Request, number: str, form: Fields, login: StaffLogin, settings: SettingsDep,
                   s: DbSession):
     ticket = _ticket(s, login, number, lock=True)
     try:
-        notice = _act(s, settings, ticket, login, form)
+        action = tickets.Action(form.get("action", ""), form.get("text", ""), form.get("assignee", ""),
+                                form.get("team", ""))
+        notice = tickets.act(s, settings, ticket, login.user.username, login.user.role, action)
     except tickets.TicketError as exc:
         s.rollback()
         return _ticket_page(request, s, settings, login, _ticket(s, login, number), error=str(exc), status=409)
-    s.commit()  # committed: now tell the follower (a failed push never undoes the reply)
-    if notice is not None:
-        try:
-            tickets.deliver(settings, notice, push.push)
-        except Exception:
-            log.exception("ticket %s: could not send the follower the %s", number, form.get("action", ""))
+    tickets.commit_then_deliver(s, settings, notice, push.push)  # a failed push never undoes the reply
     if login.can_see(ticket.region):
         return RedirectResponse(f"/console/t/{number}", status_code=303)
     return RedirectResponse("/console/", status_code=303)  # transferred out of this user's regions

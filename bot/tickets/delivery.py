@@ -12,7 +12,10 @@ message, failed with WeChat's code — and, once a kept text goes out, when it d
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional, Protocol
+
+from sqlmodel import Session
 
 from bot.tickets import template as templates
 from bot.tickets.lifecycle import FollowerNotice, add_event
@@ -20,11 +23,14 @@ from core.config import Settings
 from storage.db import session_scope
 from storage.models import Ticket
 
+log = logging.getLogger("policybot.tickets")
+
 DELIVERED = "已通过客服消息送达投诉人"
 LATER = "投诉人下次发消息时自动补发"
 KEPT = f"暂未送达，{LATER}"  # a carrier that says only "not now"
 OUTSIDE_WINDOW = "45015"
 NO_CREDENTIALS = "no-credentials"
+NO_FOLLOWER = "该投诉由其他系统转来，没有微信联系人：未推送，请经来源系统告知投诉人"
 SIMULATOR = "simulator"  # no AppSecret, a simulator follower: the page shows kept texts at once
 NO_TEMPLATE = "未配置模板消息（WECHAT_TEMPLATE_TICKET）"
 
@@ -79,7 +85,12 @@ def outcome_text(result: Any, template: Optional[templates.TemplateMessage] = No
 
 def deliver(settings: Settings, notice: FollowerNotice, carrier: Carrier) -> bool:
     """Send `notice` through `carrier` (after the commit) and record the outcome as a
-    'delivery' event; True when the follower has it now."""
+    'delivery' event; True when the follower has it now. A ticket forwarded from another system
+    without an openid has nobody to push to: that is what the timeline says."""
+    if not notice.openid:
+        with session_scope(settings.db_url) as s:
+            add_event(s, s.get(Ticket, notice.ticket_id), "system", "delivery", NO_FOLLOWER)
+        return False
     with session_scope(settings.db_url) as s:
         template = templates.for_notice(s, settings, notice)
     result = carrier(settings, notice.openid, notice.text, ticket_id=notice.ticket_id, template=template)
@@ -95,3 +106,16 @@ def delivered_later(settings: Settings, ticket_id: int, on_next_message: bool) -
         ticket = s.get(Ticket, ticket_id)
         if ticket is not None:
             add_event(s, ticket, "system", "delivery", f"此前暂未送达的消息已于{when}通过客服消息补发送达投诉人")
+
+
+def commit_then_deliver(session: Session, settings: Settings, notice: Optional[FollowerNotice],
+                        carrier: Carrier) -> None:
+    """Commit the action, then hand its notice (if any) to `carrier`: the console and the
+    work-order API end an action this way, so a failed push never undoes the reply."""
+    session.commit()
+    if notice is None:
+        return
+    try:
+        deliver(settings, notice, carrier)
+    except Exception:
+        log.exception("ticket %s: could not send the follower the %s", notice.ticket_id, notice.kind)

@@ -12,17 +12,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.routing import load_routing
-from bot.tickets.rules import (CLEARS_SUPPLEMENT, NOTE_MAX, PUBLIC_TEXT_MAX, TicketError, add_working_days, check,
-                               due_after, holidays, local_today)
+from bot.tickets.rules import (CLEARS_SUPPLEMENT, NOT_YOURS, NOTE_MAX, PUBLIC_TEXT_MAX, NotFound, NotPermitted,
+                               TicketError, WrongState, add_working_days, check, due_after, holidays, local_today)
 from core.config import Settings
 from core.text import cn_date
-from storage.models import Evidence, Ticket, TicketEvent, utcnow
+from storage.models import Evidence, StaffUser, Ticket, TicketEvent, utcnow
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class NewComplaint:
     phone: Optional[str] = None  # None: anonymous
     evidence: list[dict] = field(default_factory=list)  # [{"media_id": …, "pic_url": …}]
     region: Optional[str] = None  # already canonical (chosen from the numbered list)
+    source: Optional[str] = None  # forwarded from another system (12345, 信件, 来访): its name …
+    external_id: Optional[str] = None  # … and its case number there; None for the chat
 
 
 def _new_number(session: Session, today: date) -> str:
@@ -80,8 +82,13 @@ def add_event(session: Session, ticket: Ticket, actor: str, action: str, detail:
     return ev
 
 
+def find_forwarded(session: Session, source: str, external_id: str) -> Optional[Ticket]:
+    """The ticket another system already forwarded as (`source`, `external_id`), if any."""
+    return session.exec(select(Ticket).where(Ticket.source == source, Ticket.external_id == external_id)).first()
+
+
 def file_complaint(session: Session, settings: Settings, openid: str, c: NewComplaint,
-                   intake_key: Optional[str] = None) -> Ticket:
+                   intake_key: Optional[str] = None, actor: str = "follower") -> Ticket:
     """Write the ticket, its evidence and its first event into the CALLER's transaction.
 
     Flushed, not committed: the caller commits before anyone is told. Why not commit here: the
@@ -89,6 +96,8 @@ def file_complaint(session: Session, settings: Settings, openid: str, c: NewComp
     reply) as ONE transaction — a crash between two commits would leave the form at "confirm"
     with the ticket already filed, and the follower's next "1" would file it a second time.
     `intake_key` identifies the confirming message: handling it again returns the same ticket.
+    A forwarded complaint (`c.source`, work-order API) has no openid unless the caller gave one,
+    and `actor` is the API caller; it is routed and timed like one filed in the chat.
     """
     if intake_key:
         existing = session.exec(select(Ticket).where(Ticket.intake_key == intake_key)).first()
@@ -102,7 +111,7 @@ def file_complaint(session: Session, settings: Settings, openid: str, c: NewComp
         number=_new_number(session, today), openid=openid, institution=c.institution.strip(),
         category=c.category, happened=c.happened.strip(), region=region, region_text=c.place.strip(),
         description=c.description.strip(), phone=c.phone, team=routing.team_for(region, c.category),
-        intake_key=intake_key, progress_token=new_progress_token(),
+        intake_key=intake_key, progress_token=new_progress_token(), source=c.source, external_id=c.external_id,
         accept_due=add_working_days(today, settings.ticket_accept_days, skip),
         answer_due=add_working_days(today, settings.ticket_answer_days, skip),
     )
@@ -110,8 +119,9 @@ def file_complaint(session: Session, settings: Settings, openid: str, c: NewComp
     session.flush()
     for item in c.evidence:
         session.add(Evidence(ticket_id=ticket.id, media_id=item.get("media_id"), pic_url=item.get("pic_url")))
-    add_event(session, ticket, "follower", "created",
-              f"分派至 {routing.team_name(ticket.team)}（{region}）；证据 {len(c.evidence)} 张")
+    origin = f"来自{c.source}（{c.external_id}）；" if c.source else ""
+    add_event(session, ticket, actor, "created",
+              f"{origin}分派至 {routing.team_name(ticket.team)}（{region}）；证据 {len(c.evidence)} 张")
     session.flush()
     return ticket
 
@@ -127,6 +137,21 @@ def filed_message(settings: Settings, ticket: Ticket) -> str:
 
 # ---------------------------------------------------------------- staff actions
 
+def staff_ticket(session: Session, number: str, can_see: Callable[[str], bool], lock: bool = False) -> Ticket:
+    """The ticket a staff member (console login or API token) asks for by number: NotFound, or
+    NotPermitted when `can_see` refuses its region. `lock`: two acting at once, the second sees
+    the first one's result (PostgreSQL row lock)."""
+    query = select(Ticket).where(Ticket.number == (number or "").strip().upper())
+    if lock:
+        query = query.with_for_update()
+    ticket = session.exec(query).first()
+    if ticket is None:
+        raise NotFound("没有这个投诉编号", "number")
+    if not can_see(ticket.region):
+        raise NotPermitted(NOT_YOURS, "number")
+    return ticket
+
+
 def _move(session: Session, ticket: Ticket, action: str, role: str) -> None:
     t = check(ticket.status, action, role)
     if t.to:
@@ -134,7 +159,7 @@ def _move(session: Session, ticket: Ticket, action: str, role: str) -> None:
         moved = session.exec(update(Ticket).where(Ticket.id == ticket.id, Ticket.status == ticket.status)
                              .values(status=t.to))
         if moved.rowcount != 1:
-            raise TicketError("该投诉刚被其他人处理过，请刷新页面后再试")
+            raise WrongState("该投诉刚被其他人处理过，请刷新页面后再试", "action")
         ticket.status = t.to
     session.add(ticket)
 
@@ -144,9 +169,15 @@ def accept(session: Session, settings: Settings, ticket: Ticket, actor: str, rol
     add_event(session, ticket, actor, "accepted", "", public=True)
 
 
+def assignees(session: Session, ticket: Ticket) -> list[str]:
+    """Active accounts that may handle this ticket: its region's staff, supervisors, admins."""
+    users = session.exec(select(StaffUser).where(StaffUser.active == True).order_by(StaffUser.username))  # noqa: E712
+    return [u.username for u in users if u.role != "staff" or ticket.region in (u.regions or [])]
+
+
 def assign(session: Session, settings: Settings, ticket: Ticket, actor: str, role: str, assignee: str) -> None:
     if not assignee:
-        raise TicketError("请选择承办人")
+        raise TicketError("请选择承办人", "assignee")
     _move(session, ticket, "assign", role)
     ticket.assignee = assignee
     add_event(session, ticket, actor, "assigned", f"承办人：{assignee}")
@@ -157,9 +188,9 @@ def transfer(session: Session, settings: Settings, ticket: Ticket, actor: str, r
     routing = load_routing(settings)
     team = routing.teams.get(team_id)
     if team is None:
-        raise TicketError("没有这个部门")
+        raise TicketError("没有这个部门", "team")
     if team_id == ticket.team:
-        raise TicketError("已经在该部门")
+        raise TicketError("已经在该部门", "team")
     if not reason.strip():
         raise TicketError("请写明转办原因")
     _move(session, ticket, "transfer", role)

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Optional
 
 from sqlalchemy import and_, or_
+from sqlmodel import select
 
 from core import clock
 from core.config import Settings
@@ -29,6 +30,7 @@ RATING_WINDOW = timedelta(days=7)
 THREAD_WINDOW = timedelta(hours=24)  # a thread lapses this long after the last staff question or supplement
 PUBLIC_TEXT_MAX = 500  # characters: with its header a reply stays within one 2048-byte message
 NOTE_MAX = 2000
+NOT_YOURS = "该投诉不属于您负责的地区"
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,35 @@ CLEARS_SUPPLEMENT = frozenset({"accepted", "assigned", "transferred", "returned"
 
 
 class TicketError(Exception):
-    """An action that is not allowed now; the message is Chinese, fit to show to staff."""
+    """An action that is not allowed now; the message is Chinese, fit to show to staff.
+
+    `status` and `field` say what kind of refusal it is, for a JSON caller (bot.tickets_api):
+    this base class is bad input (422, naming the field); `WrongState` and `NotPermitted` below.
+    The console shows every kind the same way, on the ticket's page."""
+
+    status = 422
+
+    def __init__(self, message: str, field: str = "text"):
+        super().__init__(message)
+        self.field = field
+
+
+class WrongState(TicketError):
+    """Not in the ticket's current status (or someone else just changed it)."""
+
+    status = 409
+
+
+class NotFound(TicketError):
+    """No such ticket number."""
+
+    status = 404
+
+
+class NotPermitted(TicketError):
+    """Not for this role."""
+
+    status = 403
 
 
 def allowed_actions(status: str, role: str) -> list[str]:
@@ -76,9 +106,9 @@ def check(status: str, action: str, role: str) -> Transition:
     """The transition `action` from `status`, or TicketError saying why `role` may not take it."""
     t = TRANSITIONS[action]
     if role not in t.roles:
-        raise TicketError("您的角色不能执行此操作")
+        raise NotPermitted("您的角色不能执行此操作", "action")
     if status not in t.sources:
-        raise TicketError(f"当前状态“{status}”不能执行此操作")
+        raise WrongState(f"当前状态“{status}”不能执行此操作", "action")
     return t
 
 
@@ -122,6 +152,28 @@ def overdue_clause(today: date):
         and_(Ticket.status.in_(AWAITING_ACCEPT), Ticket.accept_due < today),
         and_(Ticket.status.in_(AWAITING_ANSWER), Ticket.answer_due < today),
     )
+
+
+def queue_query(regions: Optional[list[str]], filters: dict, today: date, username: str = ""):
+    """The tickets a queue shows: within `regions` (None: all), narrowed by `filters` — status,
+    region, category, overdue, mine (assigned to `username`), supplemented (the follower wrote
+    and no staff action followed), since (changed at or after, an aware datetime). The console's
+    queue and CSV and the work-order API list the same way."""
+    query = select(Ticket)
+    if regions is not None:
+        query = query.where(Ticket.region.in_(regions))
+    for name in ("status", "region", "category"):
+        if filters.get(name):
+            query = query.where(getattr(Ticket, name) == filters[name])
+    if filters.get("overdue"):
+        query = query.where(overdue_clause(today))
+    if filters.get("mine"):
+        query = query.where(Ticket.assignee == username)
+    if filters.get("supplemented"):
+        query = query.where(Ticket.supplemented_at.is_not(None))
+    if filters.get("since"):
+        query = query.where(Ticket.updated_at >= filters["since"])
+    return query
 
 
 def mask_phone(phone: Optional[str]) -> str:

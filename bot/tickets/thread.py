@@ -165,7 +165,7 @@ def ask(session: Session, settings: Settings, ticket: Ticket, actor: str, role: 
     check(ticket.status, "ask", role)
     text = public_text(text, "问题")
     if not ticket.openid:
-        raise TicketError("该投诉不是通过微信提交的，无法向投诉人提问")
+        raise TicketError("该投诉不是通过微信提交的，无法向投诉人提问", "action")
     add_event(session, ticket, actor, "asked", text, public=True)
     open_thread(_follower_row(session, ticket.openid), ticket)
     return FollowerNotice(ticket_id=ticket.id, openid=ticket.openid, kind="ask", text=(
