@@ -32,7 +32,8 @@ def check_data(settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logsafe.install(settings.log_level)  # no phone, ID number or full openid in any log line
+    # no phone, ID number or full openid in any log line; each carries its request's id
+    logsafe.install(settings.log_level, settings.log_format, settings.worker_id)
     dialog_wiring.wire()  # the complaint desk's and the ID-number notice's part of the dialog
 
     @asynccontextmanager
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.kb = KnowledgeBase(settings, log_questions=True)  # the channels' questions are logged
     web.install(app)
     metrics.install(app)  # GET /metrics, request counts and latency, X-Policybot-Worker
+    app.add_middleware(logsafe.RequestId)  # outermost: X-Request-ID on every log line and response
 
     from bot import api, notices_api, progress_page, tickets_api, unanswered_api
     from bot.console import notices as console_notices

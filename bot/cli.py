@@ -1,4 +1,5 @@
-"""The `policybot` command: serve, migrate, ingest, ask, eval, wechat-menu, validate, notices, tokens."""
+"""The `policybot` command: serve, migrate, backup, restore, ingest, ask, eval, wechat-menu, validate,
+notices, tokens."""
 from __future__ import annotations
 
 import json
@@ -58,6 +59,38 @@ def migrate(
         typer.echo(f"数据库已升级 (upgraded)：{result.before or '（空）'} → {result.after}  {where}")
     else:
         typer.echo(f"数据库已是最新版本 (already at) {result.after}  {where}")
+
+
+@app.command()
+def backup(target: Path = typer.Argument(..., help="a new (or empty) directory for the backup")) -> None:
+    """Back up the database (a consistent snapshot, also while the server runs) and the data dir's
+    files into DIR, with a manifest; the index is rebuilt from them on restore."""
+    from bot import backup as backups
+
+    try:
+        manifest = backups.backup(get_settings(), target)
+    except Exception as exc:  # BackupError, an unreachable server: say why, no traceback
+        typer.echo(f"备份失败 (backup failed)：{exc}", err=True)
+        raise typer.Exit(1)
+    counts = "，".join(f"{k} {v}" for k, v in manifest["counts"].items())
+    typer.echo(f"备份完成 (backed up) {target}：结构版本 {manifest['revision']}，{counts}")
+
+
+@app.command()
+def restore(
+    source: Path = typer.Argument(..., help="a directory written by `policybot backup`"),
+    force: bool = typer.Option(False, "--force", help="empty a target that already holds data"),
+) -> None:
+    """Restore a backup into the configured database, data dir and vector store (stop the
+    workers first); an older backup is migrated to the newest schema."""
+    from bot import backup as backups
+
+    try:
+        counts = backups.restore(get_settings(), source, force=force)
+    except Exception as exc:
+        typer.echo(f"恢复失败 (restore failed)：{exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo("恢复完成 (restored)：" + "，".join(f"{k} {v}" for k, v in counts.items()))
 
 
 @app.command()

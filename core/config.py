@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     log_level: str = Field(
         "WARNING", description="root log level, optionally with named loggers: 'INFO,sqlalchemy.engine=INFO'; "
                                "phone numbers, ID numbers and openids are masked in every line")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: one readable line per record (a console); json: one JSON object per "
+                            "line with time, level, logger, message and request_id (a log collector)")
 
     # operations (bot/metrics.py, docs/operations.md)
     metrics: Literal["local", "open", "off"] = Field(

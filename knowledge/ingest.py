@@ -177,14 +177,34 @@ def embed_pending(session: Session, embedder: Embedder, vectors: VectorStore | N
     pending = list(session.exec(select(Chunk).where(Chunk.text_hash == "").order_by(Chunk.id).limit(limit)))
     if not pending:
         return 0
-    hashes, matrix = embed_cached(embedder, [embed_text(c.heading_path, c.text) for c in pending], session)
-    for chunk, h in zip(pending, hashes):
+    _embed_chunks(session, embedder, vectors, pending)
+    bump_version(session)
+    return len(pending)
+
+
+def _embed_chunks(session: Session, embedder: Embedder, vectors: VectorStore | None, chunks: list[Chunk]) -> None:
+    """Vectors for these chunks (the cache's where it has them) into the cache and the store."""
+    hashes, matrix = embed_cached(embedder, [embed_text(c.heading_path, c.text) for c in chunks], session)
+    for chunk, h in zip(chunks, hashes):
         chunk.text_hash = h
         session.add(chunk)
     if vectors is not None:
-        vectors.add([c.id for c in pending], matrix, [c.file for c in pending])
+        vectors.add([c.id for c in chunks], matrix, [c.file for c in chunks])
+
+
+def reindex_vectors(session: Session, embedder: Embedder, vectors: VectorStore, batch: int = 256) -> int:
+    """Every chunk's vector written again into an emptied store (a restore: the database is the
+    truth, the store is rebuilt from it; cached vectors cost no model call). Returns the count."""
+    vectors.clear()
+    done, last = 0, 0
+    while True:
+        chunks = list(session.exec(select(Chunk).where(Chunk.id > last).order_by(Chunk.id).limit(batch)))
+        if not chunks:
+            break
+        _embed_chunks(session, embedder, vectors, chunks)
+        done, last = done + len(chunks), chunks[-1].id
     bump_version(session)
-    return len(pending)
+    return done
 
 
 def _remove_chunks(session: Session, name: str, notice_ids: list[int], vectors: VectorStore | None) -> None:

@@ -149,6 +149,19 @@ class KnowledgeBase:
         self._kick_vectors()
         return report
 
+    def vector_count(self) -> int:
+        """Vectors in the store (what a restore checks is empty)."""
+        return self._components().vectors.count()
+
+    def rebuild_vectors(self) -> int:
+        """The vector store emptied and filled again from the database's chunks (`policybot
+        restore`); returns how many chunks it holds."""
+        from knowledge.ingest import reindex_vectors
+
+        index = self._components()
+        with session_scope(self.settings.db_url) as session, ingest_lock(session, self.settings.data_dir):
+            return reindex_vectors(session, index.embedder, index.vectors)
+
     def _kick_vectors(self) -> None:
         self.filler.kick()
 
@@ -216,6 +229,8 @@ class KnowledgeBase:
         except Exception:  # a broken taught answer must not take the answer down
             log.exception("taught-answer lookup failed")
         ans, taught_id = taught if taught is not None else (responder.ask(self, question, region), None)
+        # at INFO, with the request's id; the log filter masks phone and ID numbers in it
+        log.info("asked %r: %s", (question or "")[:200], "refused" if ans.refused else "answered")
         for hook in ANSWER_HOOKS:
             try:
                 hook(ans)

@@ -140,6 +140,16 @@ class VectorStore:
             self._failed(exc)
             raise
 
+    def clear(self) -> None:
+        """Drop every vector of this embedder's collection (a restore rebuilds it)."""
+        try:
+            self.collection  # noqa: B018  (connects; the collection exists afterwards)
+            self._client.delete_collection(self.collection_name)
+        except Exception as exc:
+            self._failed(exc)
+            raise
+        self._client = self._collection = self._count = None
+
     def count(self) -> int:
         if self._count is None:
             self._count = self.collection.count()

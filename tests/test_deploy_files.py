@@ -41,6 +41,7 @@ def test_compose_wires_every_service():
     env = app["environment"]
     assert env["CHROMA_URL"] == "http://chroma:8000" and "@db:5432/" in env["DATABASE_URL"]
     assert env["POLICYBOT_TRUSTED_PROXIES"] == services["nginx"]["networks"]["backend"]["ipv4_address"] + "/32"
+    assert env["POLICYBOT_LOG_FORMAT"] == "json"  # one JSON object per line, with nginx's request id
     assert {k: v["condition"] for k, v in app["depends_on"].items()} == {
         "db": "service_healthy", "chroma": "service_healthy", "migrate": "service_completed_successfully"}
     assert "/healthz" in " ".join(app["healthcheck"]["test"])
@@ -67,7 +68,8 @@ def test_nginx_conf_has_the_proxy_headers_upload_limit_and_allow_list():
     text = NGINX.read_text()
     for needle in ("proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
                    "proxy_set_header X-Forwarded-Proto $scheme", "client_max_body_size 25m",
-                   "include /etc/nginx/policybot/wechat-allow*.conf", "upstream policybot", "ssl_certificate"):
+                   "include /etc/nginx/policybot/wechat-allow*.conf", "upstream policybot", "ssl_certificate",
+                   "proxy_set_header X-Request-ID $request_id", "request_id=$request_id"):
         assert needle in text, needle
     assert "$request " not in text and '"$request"' not in text  # no query strings in the access log
 
