@@ -187,10 +187,15 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     quote, which then holds the best sentence for each of them."""
     limit = threshold(kb)
     today = kb.today()
+    # the whole message read at once: a part too short to stand alone (“一个班最多多少人？”) is still
+    # answered when its best clause is the one the whole message is confidently about
+    _q, whole, _c = retrieve(kb, question, region)
+    anchor = whole[0].chunk.id if whole and whole[0].score >= limit and not referred(whole[0]) else None
     found: list[tuple[str, Hit | None, object]] = []
     for part in parts:
         _query, hits, ctx = retrieve(kb, part, region, context=question.replace(part, " "))
-        usable = hits and hits[0].score >= limit and not referred(hits[0]) and not unstated(hits[0], ctx)
+        sure = hits and (hits[0].score >= limit or hits[0].chunk.id == anchor)
+        usable = sure and not referred(hits[0]) and not unstated(hits[0], ctx)
         found.append((part, hits[0] if usable else None, ctx))
     answered = [(p, h, c) for p, h, c in found if h is not None]
     if not answered:
