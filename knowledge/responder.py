@@ -13,6 +13,7 @@ import re
 
 from core.regions import find_places, infer_place, short_name
 from core.text import cn_date, squash
+from knowledge import about_notice
 from knowledge import answer as answering
 from knowledge import ranker as ranking
 from knowledge.index import Hit, SearchContext
@@ -283,6 +284,12 @@ def ask(kb, question: str, region: str | None = None) -> Answer:
     if is_overview(question, names):
         return overview(kb, place)
     parts = split_parts(question)
+    about = about_notice.fields_asked(question)
+    if about and about_notice.only_header(parts):
+        index = kb._reload()
+        notice = about_notice.named_notice([n for n in index.notices.values() if n.replaced_by is None], question)
+        if notice is not None:
+            return about_notice.answer(notice, about, kb.today())
     result = answer_parts(kb, question, parts, region, place) if len(parts) > 1 else \
         answer_one(kb, question, region, place)
     model = kb.chat_model

@@ -110,3 +110,17 @@ def test_dialect_words_are_rewritten_before_parsing():
 
     assert normalise_question("俺们咋申请补贴，中不中？") == "我们怎么申请补贴,行不行?"
     assert normalise_question("中小微企业啥时候截止") == "中小微企业什么时候截止"  # 中 alone stays
+
+
+def test_a_question_about_a_notice_itself_is_answered_from_its_header(http):
+    """Who issued it and when: the notice's header, the notice found by its title and place."""
+    body = ask(http, "聊城质量年这个通知是哪俩部门发的？啥时候发的")
+    assert body["refused"] is False
+    first = body["answer"].splitlines()[0]
+    assert "聊城市财政局" in first and "2021年5月10日" in first
+    assert body["sources"][0]["title"] == "关于开展职业技能提升行动质量年活动提高专账资金使用效能的通知"
+    number = ask(http, "济源那个技能提升工作方案的文号是多少")
+    assert "济管人社〔2021〕6号" in number["answer"].splitlines()[0]
+    # money paid out is no notice's date, and a notice nobody can tell apart is not guessed
+    assert "印发日期" not in ask(http, "以工代训补贴什么时候发")["answer"]
+    assert "印发日期" not in ask(http, "这个通知是哪天发的")["answer"]
