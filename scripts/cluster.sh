@@ -202,6 +202,8 @@ worker_up() {  # index port
   (
     worker_env
     export POLICYBOT_WORKER_ID="w$i"
+    # pg_stat_activity names the worker behind each connection
+    export DATABASE_URL="$DATABASE_URL?application_name=policybot-w$i"
     cd "$STATE"
     spawn "$STATE/pids/worker-$i.pid" "$STATE/logs/worker-$i.log" \
       "$VENV/bin/policybot" serve --host 127.0.0.1 --port "$port"

@@ -14,6 +14,7 @@ from typing import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from storage.urls import checked_url, ensure_sqlite_dir
@@ -42,6 +43,26 @@ def get_engine(url: str) -> Engine:
             engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         _engines[url] = engine
     return engine
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when `exc` says the database server cannot be reached at all (refused, restarting,
+    shutting down, the connection dropped) rather than busy (SQLite's write lock, a PostgreSQL
+    serialization failure): nothing can be stored until it is back. The pool's pre-ping then
+    replaces the dropped connections on their next checkout, so the process recovers by itself."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    module = type(orig).__module__ or ""
+    if not module.startswith("psycopg"):
+        return False  # sqlite3: "database is locked" is busy, never unreachable
+    import psycopg
+
+    # the plain OperationalError is what a failed or broken connection raises; 57P01/57P03
+    # are the server shutting down or still starting up
+    return type(orig) is psycopg.OperationalError or getattr(orig, "sqlstate", None) in ("57P01", "57P02", "57P03")
 
 
 def init_db(url: str, *, upgrade: bool = True) -> Engine:

@@ -17,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -82,8 +84,10 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def cluster(fake_wechat):
+@contextmanager
+def running_cluster(fake_wechat, workers: int = 2, **settings: str) -> Iterator[Cluster]:
+    """`cluster.sh up --workers N` in a fresh state dir with the test WeChat settings (and
+    `settings` on top, as an operator's environment); `down` at the end must leave no process."""
     reason = _can_run()
     assert reason is None, reason  # scripts/test.sh runs as root on Debian, with postgresql and nginx
     state = Path(tempfile.mkdtemp(prefix="policybot-cluster-test-", dir="/tmp"))
@@ -100,15 +104,16 @@ def cluster(fake_wechat):
         "WECHAT_SECRET": TEST_SECRET, "WECHAT_API_BASE": fake_wechat.base_url,
         "POLICYBOT_ADMIN_TOKEN": ADMIN_TOKEN,
         "POLICYBOT_REPLY_DEADLINE": "20",  # a loaded test machine: the reply stays passive
+        **settings,
     })
     c = Cluster(state, env)
-    up = c.run("up", "--workers", "2", "--port", "0")
+    up = c.run("up", "--workers", str(workers), "--port", "0")
     pids: list[int] = []
     try:
         assert up.returncode == 0, f"{up.stdout}\n{up.stderr}\n{c.logs()}"
         c.url = up.stdout.strip().splitlines()[-1]
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", c.url), up.stdout
-        pids = [c.pid(n) for n in ("postgres", "chroma", "worker-1", "worker-2", "nginx")]
+        pids = [c.pid(n) for n in ("postgres", "chroma", "nginx", *(f"worker-{i}" for i in range(1, workers + 1)))]
         yield c
     finally:
         down = c.run("down", timeout=120)
@@ -122,6 +127,12 @@ def cluster(fake_wechat):
             assert down.returncode == 0, down.stderr
             assert not left, f"still running after down: {left}\n{down.stderr}"
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(fake_wechat):
+    with running_cluster(fake_wechat) as c:
+        yield c
 
 
 def _health(url: str) -> dict:

@@ -220,12 +220,15 @@ def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = 
     the de-dup record's stored reply commit in one transaction, so a retry never sees a state
     change without its reply or the reverse. The reply is stored by compare-and-set on the
     record's claim time (`claimed_at`, from the inbox): if another handling took the message
-    over, ClaimLost rolls everything back. On PostgreSQL the follower row is locked for the
-    turn, so two quick messages from one person are handled in order.
+    over, ClaimLost rolls everything back. On PostgreSQL the de-dup row and the follower row are
+    locked for the turn: retries on other workers see the handling alive (bot.wechat.inbox
+    take_over), and two quick messages from one person are handled in order.
     """
     wiring.wire()  # the parts' commands, keys, hooks and form actions (once per process)
     ensure_follower(settings, inbound.openid)
     with session_scope(settings.db_url) as session:
+        if dedup_key:  # held to the commit: on PostgreSQL the lock says "this handling is alive"
+            session.exec(select(ProcessedMessage.key).where(ProcessedMessage.key == dedup_key).with_for_update())
         follower = session.exec(
             select(Follower).where(Follower.openid == inbound.openid).with_for_update()
         ).one()

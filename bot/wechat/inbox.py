@@ -5,12 +5,15 @@ worker), and gives up on a passive reply after 5 s. So:
 - a message is claimed by inserting its de-dup key (primary key) before any work — the one
   worker whose insert succeeds handles it; a duplicate waits briefly for the stored reply, else
   answers "success";
-- a claim still "processing" after POLICYBOT_CLAIM_STALE_SECONDS (its worker crashed, e.g. was
-  killed mid-turn) is taken over by the next retry: a compare-and-set moves the row's claim time
-  (`created_at`) to now, so of several retries on several workers exactly one wins. The claim
-  time is the fence: `dialog.handle` stores its reply only where the row still carries its own
-  claim time, else the whole turn rolls back — a worker that was slow rather than dead cannot
-  apply the same message a second time;
+- a claim whose handling died (its worker killed mid-turn) is taken over by a retry: a
+  compare-and-set moves the row's claim time (`created_at`) to now, so of several retries on
+  several workers exactly one wins. On PostgreSQL a live handling holds the row's lock for its
+  whole turn (`dialog.handle`), and a worker's death releases it with its connection: a claim
+  older than LIVENESS_GRACE whose row is not locked is dead, and a duplicate that is waiting
+  for its reply takes it over at once. On SQLite (one host) a claim counts as dead once it is
+  POLICYBOT_CLAIM_STALE_SECONDS old. The claim time is the fence: `dialog.handle` stores its
+  reply only where the row still carries its own claim time, else the whole turn rolls back —
+  a worker that was slow rather than dead cannot apply the same message a second time;
 - the answer is computed in a worker thread; if it is ready within POLICYBOT_REPLY_DEADLINE the
   reply is passive, otherwise the request answers "success" and the answer is pushed through the
   customer-service API when ready (bot.wechat.push keeps it if WeChat refuses);
@@ -19,6 +22,11 @@ worker), and gives up on a passive reply after 5 s. So:
   waited out for up to BUSY_RETRY_SECONDS: the claim and the turn are retried (a turn is one
   transaction, so a retry never applies it twice), the request meanwhile answers "success", and
   the reply is pushed when it is ready. A turn that still fails gets the apology, never silence.
+  The one exception is a database that cannot be reached at all (PostgreSQL down or restarting)
+  before the message could even be claimed: then nothing of it is stored anywhere, so at the
+  deadline the follower gets DB_DOWN_APOLOGY ("please send it again") passively and the handling
+  is called off — it never applies the message later behind the follower's back. An apology
+  always means "not taken"; a claimed message is always answered, passively or by a push.
 """
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Optional
 
 from sqlalchemy import delete, update
+from sqlmodel import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import dialog
@@ -40,12 +49,14 @@ from core.config import Settings
 from core.pii import mask_openid
 from core.turn import Inbound
 from bot.wechat import push
-from storage.db import session_scope
+from storage.db import session_scope, unreachable
 from storage.models import ProcessedMessage, utcnow
 
 log = logging.getLogger("policybot.wechat")
 
 APOLOGY = "抱歉，系统开小差了，请稍后再试。回复“菜单”查看我能做什么。"
+DB_DOWN_APOLOGY = "抱歉，系统正在维护，这条消息没有收到，请过一分钟再发一次。"
+LIVENESS_GRACE = timedelta(seconds=2)  # a claim this young may not have reached its turn yet
 KEEP_KEYS = timedelta(days=3)  # WeChat retries within seconds; old keys are only clutter
 BUSY_RETRY_SECONDS = 60.0
 
@@ -60,6 +71,12 @@ class Job:
     reply: Optional[str] = None
     abandoned: bool = False  # the request gave up waiting: the worker must push
     owner: bool = False  # this request claimed the message (not a duplicate)
+    unreachable: bool = False  # the database could not be reached while claiming
+    called_off: bool = False  # the request answered DB_DOWN_APOLOGY: never handle this message
+
+
+class CalledOff(Exception):
+    """The request has told the follower to send the message again: stop trying to claim it."""
 
 
 def shown(key: str) -> str:
@@ -87,12 +104,21 @@ def claim(settings: Settings, key: str, openid: str) -> Optional[datetime]:
 
 
 def take_over(settings: Settings, key: str) -> Optional[datetime]:
-    """Compare-and-set: claim a message whose first handling never finished. The UPDATE's WHERE
-    (still processing, claimed before the stale limit) is checked by the database per row, so
-    of concurrent retries on any number of workers only one sees rowcount 1."""
+    """Compare-and-set: claim a message whose first handling died. The UPDATE's WHERE (still
+    processing, claimed before the limit) is checked by the database per row, so of concurrent
+    retries on any number of workers only one sees rowcount 1. On PostgreSQL the limit is
+    LIVENESS_GRACE when no live handling holds the row's lock (SKIP LOCKED finds it free), and
+    a locked row is never taken: its handling is alive, however slow."""
     now = utcnow()
     stale_before = now - timedelta(seconds=settings.claim_stale_after)
     with session_scope(settings.db_url) as s:
+        if s.get_bind().dialect.name == "postgresql":
+            free = s.exec(select(ProcessedMessage.key)
+                          .where(ProcessedMessage.key == key, ProcessedMessage.status == "processing")
+                          .with_for_update(skip_locked=True)).first()
+            if free is None:  # done, or its handling is alive inside its turn
+                return None
+            stale_before = now - LIVENESS_GRACE
         moved = s.exec(
             update(ProcessedMessage)
             .where(ProcessedMessage.key == key, ProcessedMessage.status == "processing",
@@ -105,17 +131,32 @@ def take_over(settings: Settings, key: str) -> Optional[datetime]:
     return now
 
 
-def stored_reply(settings: Settings, key: str, wait: float) -> Optional[str]:
-    """For a duplicate: the first handling's reply once stored (None if pushed or not in time)."""
+def stored_reply(settings: Settings, key: str, wait: float) -> tuple[Optional[str], Optional[datetime]]:
+    """For a duplicate: (the first handling's reply once stored — None if pushed —, None); or
+    (None, the claim time) when that handling is found dead meanwhile and this one takes the
+    message over; (None, None) when neither happened in `wait` seconds."""
     until = time.monotonic() + wait
     while True:
         with session_scope(settings.db_url) as s:
             row = s.get(ProcessedMessage, key)
             if row is not None and row.status == "done":
-                return None if row.delivery == "push" else row.reply
+                return (None if row.delivery == "push" else row.reply), None
+        claimed_at = take_over(settings, key)
+        if claimed_at is not None:
+            return None, claimed_at
         if time.monotonic() >= until:
-            return None
-        time.sleep(0.1)
+            return None, None
+        time.sleep(0.2)
+
+
+def own_reply(settings: Settings, key: str, claimed_at: datetime) -> Optional[str]:
+    """The reply this handling stored itself, when its commit went through although the
+    connection broke before it was confirmed (a retried turn then finds the row done)."""
+    with session_scope(settings.db_url) as s:
+        row = s.get(ProcessedMessage, key)
+        if row is not None and row.status == "done" and row.created_at == claimed_at:
+            return row.reply
+    return None
 
 
 def mark_pushed(settings: Settings, key: str) -> None:
@@ -123,26 +164,33 @@ def mark_pushed(settings: Settings, key: str) -> None:
         s.exec(update(ProcessedMessage).where(ProcessedMessage.key == key).values(delivery="push"))
 
 
-def _store_apology(settings: Settings, key: str, claimed_at: datetime) -> None:
+def _store_apology(settings: Settings, key: str, claimed_at: datetime, text: str = APOLOGY) -> None:
     """The failed turn's answer, stored for retries (only while the claim is still ours)."""
     try:
         with session_scope(settings.db_url) as s:
             s.exec(update(ProcessedMessage)
                    .where(ProcessedMessage.key == key, ProcessedMessage.status == "processing",
                           ProcessedMessage.created_at == claimed_at)
-                   .values(status="done", reply=APOLOGY, finished_at=utcnow()))
+                   .values(status="done", reply=text, finished_at=utcnow()))
     except Exception:
         log.exception("storing the apology for %s failed", shown(key))
 
 
-def _while_busy(call, *args, **kwargs):
-    """`call(*args, **kwargs)`, retried with backoff while the database is busy or unreachable."""
+def _while_busy(call, *args, job: Optional[Job] = None, **kwargs):
+    """`call(*args, **kwargs)`, retried with backoff while the database is busy or unreachable.
+    With `job` (the claim): an unreachable database is noted on it, and a request that has
+    called the message off stops the retries (CalledOff)."""
     deadline = time.monotonic() + BUSY_RETRY_SECONDS
     pause = 0.05
     while True:
         try:
             return call(*args, **kwargs)
         except OperationalError as exc:
+            if job is not None:
+                with job.lock:
+                    job.unreachable = job.unreachable or unreachable(exc)
+                    if job.called_off:
+                        raise CalledOff() from exc
             if time.monotonic() + pause > deadline:
                 raise
             log.warning("database busy (%s); retrying in %.2f s", type(exc.orig).__name__, pause)
@@ -155,6 +203,9 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
     and answered with the apology)."""
     try:
         return _handle_claimed(settings, kb, inbound, key, job)
+    except CalledOff:
+        log.warning("message %s: database unreachable; the follower was asked to send it again", shown(key))
+        return DB_DOWN_APOLOGY
     except Exception:
         log.exception("handling %s failed", shown(key))
         with job.lock:
@@ -169,15 +220,20 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
 
 
 def _handle_claimed(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optional[str]:
-    claimed_at = _while_busy(claim, settings, key, inbound.openid)
+    claimed_at = _while_busy(claim, settings, key, inbound.openid, job=job)
     if claimed_at is None:
-        reply = stored_reply(settings, key, settings.reply_deadline)
-        with job.lock:
-            job.finished, job.reply = True, reply
-        return reply
+        reply, claimed_at = stored_reply(settings, key, settings.reply_deadline)
+        if claimed_at is None:
+            with job.lock:
+                job.finished, job.reply = True, reply
+            return reply
     with job.lock:
-        job.owner = True
+        called_off = job.called_off
+        job.owner = not called_off
         abandoned = job.abandoned
+    if called_off:  # the claim got through after the follower was told to send it again
+        _store_apology(settings, key, claimed_at, DB_DOWN_APOLOGY)
+        return DB_DOWN_APOLOGY
     if abandoned:  # the request has already answered "success": retries must not get it passively
         _while_busy(mark_pushed, settings, key)
     try:
@@ -189,10 +245,12 @@ def _handle_claimed(settings: Settings, kb, inbound: Inbound, key: str, job: Job
     try:
         reply = _while_busy(dialog.handle, settings, kb, inbound, dedup_key=key, claimed_at=claimed_at)
     except dialog.ClaimLost:  # a retry took this message over: its handling answers, not ours
-        log.warning("message %s: taken over by a retry; this handling is dropped", shown(key))
-        with job.lock:
-            job.finished, job.reply = True, None
-        return None
+        reply = own_reply(settings, key, claimed_at)  # ... unless our own commit did go through
+        if reply is None:
+            log.warning("message %s: taken over by a retry; this handling is dropped", shown(key))
+            with job.lock:
+                job.finished, job.reply = True, None
+            return None
     except Exception:
         log.exception("dialog failed for %s", shown(key))
         reply = APOLOGY
@@ -231,6 +289,9 @@ async def respond(settings: Settings, kb, inbound: Inbound, key: str) -> Optiona
         with job.lock:
             if job.finished:
                 return job.reply
+            if not job.owner and job.unreachable:  # nothing stored: ask for the message again
+                job.called_off = True
+                return DB_DOWN_APOLOGY
             job.abandoned = True
             owner = job.owner
         if owner:  # tell retries now that this one goes out as a push
