@@ -8,7 +8,10 @@ and set D at the end (40/60, 9/12); in the session after, set E on the product a
 product was tuned on them. With the product as it stands: A 51/60 and 9/10, B 50/60 and 8/10,
 C 43/60 and 13/15. With a refusal for a figure asked outright that the best clause does not state
 (session of 2026-12-03, tuned on tests/data/validation only): A 50/60, C 44/60 and 14/15, D 10/12
-refused; the bounds below are those figures.
+refused; the bounds below are those figures. Set F (2026-12-03, a fresh helper) was scored once
+untouched at 53/60 and 12/12; with the measure-word, year and notice-header mechanisms of the
+session after (tuned on tests/data/validation only) B is 51/60, E 47/60 and F 54/60, the bounds
+for those three.
 """
 from __future__ import annotations
 
@@ -21,10 +24,11 @@ pytestmark = pytest.mark.db
 
 @pytest.mark.parametrize("name, max_wrong, max_not_refused", [
     ("2026-12-02_set_a", 10, 1),
-    ("2026-12-02_set_b", 10, 2),
+    ("2026-12-02_set_b", 9, 2),
     ("2026-12-02_set_c", 16, 1),
     ("2026-12-02_set_d", 20, 2),
-    ("2026-12-02_set_e", 14, 0),
+    ("2026-12-02_set_e", 13, 0),
+    ("2026-12-03_set_f", 6, 0),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")
