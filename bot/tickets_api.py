@@ -8,7 +8,9 @@ permissions, status rules, audit trail and follower notices apply, the notice ha
 WeChat push after the commit (`tickets.commit_then_deliver`) exactly as the console does. A
 forwarded complaint is checked by the complaint form's own slot parsers
 (forms.checks.validate_answers) and filed like one from the chat (routing, due dates), once per
-`source` + `external_id`. Phones are masked, and mobile / ID numbers in the description too.
+`source` + `external_id`. Phones are masked, and mobile / ID numbers in the description too;
+`GET /api/tickets/{number}?reveal=phone` gives the full phone to an account that may reveal it
+(`auth.Login.may_reveal`, the console's rule), logged as the console's reveal (`tickets.reveal_phone`).
 Refusals: 401 (no or bad token), 403 (another region; not this role), 404 (no such number),
 409 (not in this status), 422 `{detail, field}` (bad input).
 """
@@ -17,14 +19,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal, Optional
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import tickets
+from bot import tickets, web
 from bot.complaint_dialog import complaint_from_answers
 from bot.console import auth
 from bot.deps import ApiLogin, DbSession, SettingsDep, no_nul
@@ -81,7 +83,7 @@ class TicketSummary(BaseModel):
     institution: str
     happened: str
     place: str
-    phone: str = Field(..., description="masked: 138****8000, or 匿名")
+    phone: str = Field(..., description="masked: 138****8000, or 匿名 (GET /api/tickets/{number}?reveal=phone: in full, logged)")
     team: str
     team_name: str
     assignee: Optional[str] = None
@@ -215,8 +217,18 @@ def list_tickets(login: ApiLogin, settings: SettingsDep, s: DbSession,
 
 @router.get("/api/tickets/{number}", response_model=TicketDetail,
             responses={**REFUSED, 404: {"description": "没有这个投诉编号"}})
-def get_ticket(number: str, login: ApiLogin, settings: SettingsDep, s: DbSession):
-    return _detail(s, settings, login, _ticket(s, login, number))
+def get_ticket(number: str, login: ApiLogin, settings: SettingsDep, s: DbSession, request: Request,
+               reveal: Optional[Literal["phone"]] = Query(
+                   None, description="phone: the full phone number, for an account that may reveal it (logged, "
+                                     "as the console's reveal); otherwise masked")):
+    """The ticket with its timeline; `?reveal=phone` shows the full phone number (logged, on the timeline)."""
+    ticket = _ticket(s, login, number)
+    full = None
+    if reveal == "phone" and login.may_reveal(ticket.region):
+        full = tickets.reveal_phone(s, ticket, login.user.username, web.client_ip(request, settings), _actor(login))
+        s.flush()
+    detail = _detail(s, settings, login, ticket)
+    return detail.model_copy(update={"phone": full}) if full else detail
 
 
 @router.post("/api/tickets/{number}/actions", response_model=TicketDetail,

@@ -12,7 +12,7 @@ from functools import lru_cache
 from forms.notices import RULES_DIR, notices
 from knowledge.lifecycle import normal_doc_number
 
-NOT_RULE_SETS = {"notices", "choices"}
+NOT_RULE_SETS = {"notices", "choices", "looks_like"}
 
 
 @lru_cache

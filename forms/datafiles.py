@@ -11,6 +11,7 @@ so that one command checks every data file.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -102,6 +103,7 @@ class NoticeRef(Strict):
     date: Optional[dt.date] = None
     region: Optional[str] = None
     valid_until: Optional[dt.date] = None
+    topics: list[str] = []  # what the notice is a local rule for ("电子培训券"), for a guide's `regional`
 
 
 NOTICES = TypeAdapter(dict[str, NoticeRef])
@@ -164,3 +166,42 @@ def describe(error: Any) -> str:
     """A pydantic ValidationError in one line per problem: 'slots[2].parser: unknown parser'."""
     return "; ".join(f"{dotted(e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
                      for e in error.errors())
+
+
+# ------------------------------------------------------------------ answer kinds (forms/rules/looks_like.yaml)
+
+class AnswerKind(Strict):
+    """How one kind of answer is recognised (forms/looks.py)."""
+
+    parse: Optional[Literal["date", "phone", "place"]] = None
+    words: list[str] = []
+    max_chars: int = 12
+    rest_max: Optional[int] = Field(None, ge=0)  # at most this many characters besides the words
+    min_chars: Optional[int] = Field(None, ge=1)
+    min_chars_punctuated: Optional[int] = Field(None, ge=1)
+    include: list[str] = []
+    mentions: list[str] = []
+
+    @field_validator("words", "mentions")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as bad:
+                raise ValueError(f"not a regular expression ({bad}): {pattern}") from None
+        return value
+
+
+class AnswerKinds(Strict):
+    parsers: dict[str, str] = {}  # parser → the kind its slots expect unless they say `looks_like`
+    kinds: dict[str, AnswerKind] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known(self) -> "AnswerKinds":
+        named = [(f"parsers.{p}", k) for p, k in self.parsers.items()]
+        named += [(f"kinds.{n}.include", k) for n, kind in self.kinds.items() for k in kind.include]
+        unknown = [f"{where}: no kind {k!r}" for where, k in named if k not in self.kinds]
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        return self

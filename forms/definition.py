@@ -17,6 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from core.datafile import dotted
 from forms import conditions
 from forms.datafiles import Choice, Strict, check_condition
+from forms.looks import kind_names
 from forms.parsers import PARSERS
 
 END = "_end"  # `goto: _end` completes the form
@@ -75,6 +76,14 @@ class Slot(Strict):
     places: bool = False  # the choices are places: a typed place is matched to the choice that contains it
     prefill_note: Optional[str] = None  # said when prefilled; "{shown}" is the answer
     change_words: list[str] = []  # reopen this answered slot from anywhere in the form ("改地区")
+    looks_like: Optional[str] = None  # the kind of answer expected (forms/rules/looks_like.yaml), if not the parser's
+
+    @field_validator("looks_like")
+    @classmethod
+    def _known_kind(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and value not in kind_names():
+            raise ValueError(f"unknown answer kind {value!r} (known: {', '.join(sorted(kind_names()))})")
+        return value
 
     _when = field_validator("when")(check_condition)
 
@@ -116,6 +125,15 @@ class Cite(Strict):
     quote: str
 
 
+class Regional(Strict):
+    """A guide that follows one region's notice: `elsewhere` is said when the follower's region
+    has no notice of `topic` (rules/notices.yaml `topics`); "{region}" and "{regions}" (those
+    that have one) are filled in."""
+
+    topic: str
+    elsewhere: str
+
+
 class FormDef(Strict):
     """A whole form; see forms/defs/*.yaml."""
 
@@ -131,6 +149,7 @@ class FormDef(Strict):
     check: Optional[str] = None  # the rule set (rules/<check>.yaml) an eligibility check runs
     cite: Optional[Cite] = None  # the clause a guide cites when it ends
     quotes: list[str] = []  # verbatim text of `cite`'s notice the pages paraphrase
+    regional: Optional[Regional] = None  # said at the start for a follower outside the notices' regions
 
     @field_validator("on_complete")
     @classmethod

@@ -5,8 +5,10 @@ A form is data (forms/defs/*.yaml, checked by forms/definition.py): its triggers
 menu keys), its slots — each with a question, a parser, optional numbered choices and an
 optional `when` condition — whether to confirm a summary, and the completion action's name. The
 engine knows nothing about 以工代训 or complaints; it walks slots (forms/walk.py), parses
-answers, handles 取消 / 上一步 / side questions / three misses / 24-hour expiry /
-summary-and-correct, and at the end runs the registered action with the collected answers.
+answers (an answer that is plainly another slot's is asked again: forms/looks.py), handles 取消 /
+上一步 / side questions / three misses / 24-hour expiry / summary-and-correct, says a guide's
+`regional` note to a follower elsewhere, and at the end runs the registered action with the
+collected answers.
 
 Why pure: the engine never touches the follower row or the knowledge base. The router
 (bot/dialog/formflow.py) loads the follower's `FormState`, calls
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from forms import regions
 from forms.definition import FormDef
 from forms.parsing import Invalid, clean, looks_like_question
 from forms.registry import form, match_trigger  # noqa: F401  (match_trigger: an entry point here too)
@@ -58,8 +61,10 @@ def start(definition: FormDef, user_input: UserInput) -> Step:
             walk.state.slots[slot.name], walk.state.labels[slot.name] = parsed.value, parsed.display
             if slot.prefill_note:
                 notes.append(slot.prefill_note.replace("{shown}", parsed.display))
+    if definition.regional:  # a guide that follows one region's notice: say so to a follower elsewhere
+        notes.append(regions.outside_note(definition.regional, user_input.region))
     reply = walk.advance()
-    parts = [p for p in (definition.intro, "\n".join(notes), reply) if p]
+    parts = [p for p in (definition.intro, "\n".join(n for n in notes if n), reply) if p]
     return walk.result(fit("\n\n".join(parts)))
 
 

@@ -53,3 +53,18 @@ def covered(region: str | None, scopes: list[str]) -> bool:
 def label(region: str | None) -> str:
     """How a verdict names the follower's region: its display form ("山东聊城")."""
     return display(region) if region else "未说明地区"
+
+
+def with_topic(topic: str) -> list[str]:
+    """The regions whose notices are local rules for `topic` (rules/notices.yaml `topics`)."""
+    return sorted({n["region"] for n in notices().values() if n.get("region") and topic in n.get("topics", [])})
+
+
+def outside_note(regional, region: str | None) -> str:
+    """A guide's note for a follower whose region has no notice of its topic ("" when it has, or
+    when the region is not known)."""
+    scopes = with_topic(regional.topic)
+    if not region or not scopes or covered(region, scopes):
+        return ""
+    shown = "、".join(display(s) for s in scopes)
+    return regional.elsewhere.replace("{region}", display(region) or region).replace("{regions}", shown)

@@ -10,9 +10,10 @@ What is checked:
 - each file against its model (forms/definition.py, forms/datafiles.py);
 - in a form: slot names, `goto` / `implies` targets, `when` facts, `@set` names, the rule set
   named by `check`, the completion action named by `on_complete`, the notice and the verbatim
-  quotes of a guide, trigger phrases and menu keys shared by two forms;
+  quotes of a guide, a `regional` topic some notice carries, trigger phrases and menu keys shared by two forms;
 - in a rule set: each clause's notice key in notices.yaml and its quote verbatim in that
   notice's corpus file, each `when` fact a slot of the form that runs the check (or `today`);
+- forms/rules/looks_like.yaml (the kinds of answer slots expect) against its model;
 - in notices.yaml: each notice's file in knowledge/corpus (by stem) and its 文号 in that file;
 - in routing.yaml: the teams, regions and fallback region that rules and teams name, region
   paths that are gazetteer places, and the complaint form's region choices among its regions;
@@ -30,12 +31,12 @@ from pydantic import ValidationError
 from core.datafile import BadFile, DataFile, Problem
 from core.regions import is_path
 from forms import conditions
-from forms.datafiles import CHOICE_SETS, NOTICES, RoutingFile, RuleSet, check, names
+from forms.datafiles import CHOICE_SETS, NOTICES, AnswerKinds, RoutingFile, RuleSet, check, names
 from forms.definition import FormDef, reference_problems, where
 from forms.rules import normalise
 from knowledge import wordlists
 
-SPECIAL_RULE_FILES = {"choices.yaml", "notices.yaml"}
+SPECIAL_RULE_FILES = {"choices.yaml", "notices.yaml", "looks_like.yaml"}
 RULE_FACTS = {"today"}  # added by forms.rules.evaluate
 ROUTED_SLOTS = {"file_complaint": "region"}  # an action that routes by a slot: the slot's values are regions
 TEXT_SUFFIXES = {".txt", ".md"}
@@ -105,6 +106,8 @@ class Checker:
         rules_dir = self.root / "forms" / "rules"
         self.choice_sets = self.check_choice_sets(rules_dir / "choices.yaml")
         self.notices = self.check_notices(rules_dir / "notices.yaml")
+        if (file := self.read(rules_dir / "looks_like.yaml")) is not None:
+            self.fits(file, AnswerKinds)  # what answers look like (forms/looks.py)
         form_files = [d for f in sorted((self.root / "forms" / "defs").glob("*.yaml")) if (d := self.read(f))]
         parsed = [(file, form) for file, form in map(self.check_form, form_files) if form is not None]
         self.check_forms_together(parsed)
@@ -169,6 +172,8 @@ class Checker:
         if self.actions is not None and form.on_complete not in self.actions:
             self.add(file, ("on_complete",), f"no completion action is registered as {form.on_complete!r} "
                                              f"(registered: {', '.join(sorted(self.actions))})")
+        if form.regional and not any(form.regional.topic in n.get("topics", []) for n in self.notices.values()):
+            self.add(file, ("regional", "topic"), f"no notice in forms/rules/notices.yaml has the topic {form.regional.topic!r}")
         if form.cite:
             self.check_quote(file, ("cite", "quote"), form.cite.notice, form.cite.quote)
             for j, quote in enumerate(form.quotes):

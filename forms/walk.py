@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional
 
 from forms.choices import choice_options
 from forms.definition import END, FormDef, Slot
+from forms.looks import misplaced
 from forms.parsing import PARSERS, Context, Invalid, Parsed, cn_number, has_question_word, looks_like_question
 from forms.registry import resolve_action
 from forms.render import SideQuestion, ask_again, fit, fix_menu, render_question, summary, summary_slots
@@ -99,6 +100,10 @@ class Walk:
         if parsed is not None and (not question or (parsed.confident and not has_question_word(text))):
             if slot.parser == "images":
                 return self.on_image(slot, parsed)
+            other = None if parsed.confident else misplaced(self.form, slot, text, self.entry.today)
+            if other is not None:  # it answers another question: ask this one again, store nothing
+                return self.miss(f"这一步请回复{slot.shown_label}，您发的内容像是{other.shown_label}，没有记下。",
+                                 head="")
             return self.accept(slot, parsed)
         if question:
             return self.side_question(text)
@@ -156,13 +161,13 @@ class Walk:
         shown = f"{len(pics)}张照片" if pics else "没有"
         return self.accept(slot, Parsed(pics, shown))
 
-    def miss(self, hint: str) -> str:
+    def miss(self, hint: str, head: str = "没能识别您的回答。") -> str:
         state = self.state
         state.misses += 1
         if state.misses >= MAX_MISSES:
             state.offer_cancel = True
             return fit(f"还是没能识别您的回答。{hint}\n\n要继续吗？\n1. 继续填写\n2. 取消{self.form.title}")
-        return fit(f"没能识别您的回答。{hint}\n\n{self.ask_again()}")
+        return fit(f"{head}{hint}\n\n{self.ask_again()}")
 
     def side_question(self, text: str) -> str:
         """A policy question asked in the middle: the router answers it, then the pending question

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlmodel import select
@@ -73,13 +74,20 @@ def test_progress_on_a_closed_ticket_shows_the_closing_note_and_the_rating_reque
     assert chat.say(f"进度 {number}").endswith("：机构已退还八百元材料费。\n您的评价：4 分。")
 
 
+@contextmanager
+def accepted(chat: Follower_):
+    """A complaint the follower filed, accepted by staff: (session, ticket) for the next action."""
+    number = file_one(chat)
+    with session_scope(chat.settings.db_url) as s:
+        t = s.exec(select(Ticket).where(Ticket.number == number)).one()
+        tickets.accept(s, chat.settings, t, "wang", "staff")
+        yield s, t
+
+
 def test_the_timeline_tells_the_real_delivery_outcome(env):
     settings = env[0]
     chat = Follower_(env)
-    number = file_one(chat)
-    with session_scope(settings.db_url) as s:
-        t = s.exec(select(Ticket).where(Ticket.number == number)).one()
-        tickets.accept(s, settings, t, "wang", "staff")
+    with accepted(chat) as (s, t):
         notice = tickets.reply(s, settings, t, "wang", "staff", "请补充收据。")
     for pushed in (Pushed(True), Pushed(False, "45015", kept=True), Pushed(False, "45047", kept=True),
                    Pushed(False, "no-credentials", kept=True), Pushed(False, "simulator", kept=True)):
@@ -160,3 +168,45 @@ def test_another_command_inside_a_form_asks_first(env):
     left = chat.say("1")
     assert left == "已放弃投诉举报，填写的内容没有保存。\n\n您还没有提交过投诉。投诉请回复“投诉”。"
     assert chat.form() == {}
+
+
+def test_progress_shows_an_open_staff_question_and_how_to_answer(env):
+    chat = Follower_(env)
+    with accepted(chat) as (s, t):
+        tickets.ask(s, chat.settings, t, "wang", "staff", "是否保留了押金收据？")
+        number = t.number
+    progress = chat.say(f"进度 {number}")
+    assert "\n工作人员的问题（" in progress and "）：是否保留了押金收据？\n" in progress, progress
+    assert progress.endswith(f"回答请回复“补充 {number} 您的回答”，或先回复“补充 {number}”再发文字或照片。")
+    # answered the way it says: the question is no longer open
+    assert chat.say(f"补充 {number} 收据还在，是手写的。").startswith(f"已补充到投诉 {number}")
+    chat.say("取消")
+    after = chat.say(f"进度 {number}")
+    assert "工作人员的问题" not in after and "补充 " not in after and "状态：已受理" in after
+
+
+def test_the_voucher_guide_elsewhere_says_which_regions_have_a_voucher_notice(env):
+    chat = Follower_(env)
+    chat.say("我在聊城")
+    first = chat.say("电子培训券")
+    assert "\n注意：暂未收录山东聊城关于电子培训券的通知；目前有电子培训券通知的地区：山西吕梁文水。" in first, first
+    assert "【第1步 发券】" in first
+    chat.say("取消")
+    at_home = Follower_(env)
+    at_home.say("我在文水")
+    assert "暂未收录" not in at_home.say("电子培训券")
+    nowhere = Follower_(env)  # no region told: the intro says whose rules these are, nothing more
+    assert "暂未收录" not in nowhere.say("电子培训券")
+
+
+def test_which_notices_are_voucher_notices_is_data(monkeypatch):
+    """The regions named come from rules/notices.yaml `topics`, not from a list in the code."""
+    from forms import regions
+    from forms.definition import Regional
+
+    shipped = regions.notices()
+    extra = {**shipped, "jiyuan_voucher": {**shipped["jiyuan_2021"], "topics": ["电子培训券"]}}
+    monkeypatch.setattr(regions, "notices", lambda: extra)
+    regional = Regional(topic="电子培训券", elsewhere="{region}没有；有：{regions}")
+    assert regions.outside_note(regional, "山东 聊城") == "山东聊城没有；有：山西吕梁文水、河南济源"
+    assert regions.outside_note(regional, "河南 济源") == ""

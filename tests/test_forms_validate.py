@@ -141,3 +141,16 @@ def test_a_server_with_broken_data_refuses_to_start_naming_the_place(tmp_path):
     assert run.returncode != 0
     assert f"{broken}:18: region '火星' is not among `regions`" in run.stderr
     assert "数据文件检查未通过" in run.stderr
+
+
+def test_answer_kinds_and_a_guides_regional_topic_are_checked(copy):
+    """forms/rules/looks_like.yaml against its model (a kind named by a parser must exist), a
+    slot's `looks_like` among its kinds, and a guide's `regional` topic carried by some notice."""
+    edit(copy, "forms/rules/looks_like.yaml", "region: place", "region: places")  # a model-level check: the file named
+    slot_line = edit(copy, "forms/defs/complaint.yaml", "looks_like: time", "looks_like: when")
+    topic_line = edit(copy, "forms/defs/voucher.yaml", "topic: 电子培训券", "topic: 培训卡")
+    code, output = run("--root", str(copy))
+    assert code == 1
+    assert "forms/rules/looks_like.yaml:" in output and "parsers.region: no kind 'places'" in output, output
+    assert f"forms/defs/complaint.yaml:{slot_line}: slot when" in output and "unknown answer kind 'when'" in output
+    assert f"forms/defs/voucher.yaml:{topic_line}: no notice in forms/rules/notices.yaml has the topic '培训卡'" in output

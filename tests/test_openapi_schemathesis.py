@@ -41,7 +41,7 @@ WORK_ORDERS = ["POST /api/tickets", "GET /api/tickets", "GET /api/tickets/{numbe
 OPERATIONS = ["GET /healthz", "POST /api/ask", "GET /api/notices", "GET /api/chunks", "POST /api/ingest",
               "POST /api/check/enterprise-yigong", "POST /api/check/trainee-subsidy",
               "GET /simulator/api/menu", "POST /simulator/api/send",
-              "GET /simulator/api/inbox", *NOTICE_ADMIN, *UNANSWERED_ADMIN, *WORK_ORDERS]
+              "GET /simulator/api/inbox", "GET /simulator/api/history", *NOTICE_ADMIN, *UNANSWERED_ADMIN, *WORK_ORDERS]
 ADMIN = {"POST /api/ingest", *NOTICE_ADMIN, *UNANSWERED_ADMIN, *WORK_ORDERS}  # the token goes with the cases meant to be valid
 # No parameters or body in the schema: schemathesis has nothing to make invalid.
 # GET /api/taught has only its Authorization header, a string of any value; GET /api/tickets/{number} a string

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from bot.tickets.delivery import DELIVERED, NO_FOLLOWER
 from storage.db import session_scope
-from storage.models import Ticket
+from storage.models import RevealLog, Ticket
 from tests.conftest import ROOT, TEST_AES_KEY, TEST_APPID, TEST_SECRET, TEST_TOKEN
 from tests.console_helpers import add_staff, login, server_settings
 from tests.test_complaints_wechat import NUMBER_RE, file_complaint
@@ -163,6 +163,34 @@ def test_a_staff_token_sees_and_files_in_its_regions_only(server):
         assert c.get("/api/tickets", headers=ADMIN, params={"since": later}).json()["total"] == 0
         bad = c.get("/api/tickets", headers=ADMIN, params={"status": "随便"})
         assert bad.status_code == 422 and bad.json()["field"] == "status"
+
+
+def test_the_full_phone_only_on_a_logged_reveal(server):
+    """`?reveal=phone` shows the full number to an account that may reveal it (the console's rule:
+    a ticket of its regions), logged in RevealLog and on the timeline as the console's reveal;
+    masked otherwise, and nothing logged."""
+    username, token = staff_token(server, regions=("济源",))
+    mine = bearer(token)
+    with server.client() as c:
+        number = forward(c, region="济源", place="济源市北海街道", phone="13712345678").json()["number"]
+        anonymous = forward(c, region="济源", place="济源市北海街道", phone=None).json()["number"]
+        elsewhere = forward(c).json()["number"]  # 聊城's: not this account's region
+        plain = c.get(f"/api/tickets/{number}", headers=mine)
+        assert plain.json()["phone"] == "137****5678" and "13712345678" not in plain.text
+        assert c.get(f"/api/tickets/{elsewhere}", headers=mine, params={"reveal": "phone"}).status_code == 403
+        bad = c.get(f"/api/tickets/{number}", headers=mine, params={"reveal": "id_number"})
+        assert bad.status_code == 422 and bad.json()["field"] == "reveal"
+        assert c.get(f"/api/tickets/{anonymous}", headers=mine, params={"reveal": "phone"}).json()["phone"] == "匿名"
+        shown = c.get(f"/api/tickets/{number}", headers=mine, params={"reveal": "phone"}).json()
+        assert shown["phone"] == "13712345678"
+        assert [(e["kind"], e["text"], e["actor"]) for e in shown["timeline"] if e["kind"] == "revealed"] == [
+            ("revealed", "查看了完整手机号", f"{username}（API）")]
+        assert c.get(f"/api/tickets/{number}", headers=mine).json()["phone"] == "137****5678"  # one reveal, one answer
+    with session_scope(server_settings(server).db_url) as s:
+        logged = s.exec(select(RevealLog, Ticket).where(RevealLog.ticket_id == Ticket.id,
+                                                        Ticket.number.in_((number, anonymous, elsewhere)))).all()
+        assert [(row.username, t.number) for row, t in logged] == [(username, number)]
+        assert logged[0][0].ip == "127.0.0.1"
 
 
 def test_every_action_by_the_consoles_rules(server):

@@ -64,6 +64,12 @@ class Login:
     def can_see(self, region: str) -> bool:
         return self.sees_all_regions or region in (self.user.regions or [])
 
+    def may_reveal(self, region: str) -> bool:
+        """Whether this account may see a follower's full phone number on a ticket of `region`
+        (each reveal logged): any role, for the tickets it sees — the console's reveal and the
+        work-order API's `?reveal=phone` ask here."""
+        return self.can_see(region)
+
 
 def create_user(session: Session, username: str, password: str, role: str, regions: list[str]) -> StaffUser:
     username = username.strip()

@@ -23,7 +23,7 @@ from bot.tickets.follower import (by_progress_token, find_own, last_public_reply
                                   pending_rating, progress_text, public_events, rating_hook, record_rating)
 from bot.tickets.lifecycle import (FollowerNotice, NewComplaint, accept, add_event, add_note, assign, assignees,
                                    close, file_complaint, filed_message, find_forwarded, reply, return_for_rework,
-                                   staff_ticket, transfer)
+                                   reveal_phone, staff_ticket, transfer)
 from bot.tickets.rules import (ACTION_LABELS, AWAITING_ACCEPT, AWAITING_ANSWER, CATEGORIES, CLOSED, NOT_YOURS,
                                NOTE_MAX, PUBLIC_TEXT_MAX, RATING_WINDOW, STATES, TRANSITIONS, NotFound, NotPermitted,
                                TicketError, Transition, WrongState, add_working_days, allowed_actions, holidays,
@@ -38,5 +38,6 @@ __all__ = [
     "by_progress_token", "close", "commit_then_deliver", "deliver", "file_complaint", "filed_message",
     "find_forwarded", "find_own", "holidays", "is_overdue", "last_public_reply", "local_today", "mask_phone",
     "overdue_clause", "own_tickets_text", "parse_rating", "pending_rating", "progress_text", "public_events",
-    "queue_query", "rating_hook", "record_rating", "reply", "return_for_rework", "staff_ticket", "transfer",
+    "queue_query", "rating_hook", "record_rating", "reply", "return_for_rework", "reveal_phone", "staff_ticket",
+    "transfer",
 ]

@@ -1,5 +1,6 @@
-"""The follower's side of a complaint: progress (“进度”), the list of one's own complaints, the
-回访 rating after 办结, and the ticket behind a read-only progress page's token (/progress/{token}).
+"""The follower's side of a complaint: progress (“进度”, with a staff question still open and how
+to answer it), the list of one's own complaints, the 回访 rating after 办结, and the ticket
+behind a read-only progress page's token (/progress/{token}).
 
 Why apart from the lifecycle: these are the texts a follower reads in the chat, answered from
 the tickets as they stand; they change with the wording and the chat, not with the state
@@ -74,7 +75,21 @@ def progress_text(session: Session, settings: Settings, openid: str, number: str
         lines.append(f"最新答复（{_day(last)}）：{last.detail}")
     else:
         lines.append("暂无答复。")
+    asked = open_question(session, ticket)
+    if asked is not None:
+        lines += [f"工作人员的问题（{_day(asked)}）：{asked.detail}",
+                  f"回答请回复“补充 {ticket.number} 您的回答”，或先回复“补充 {ticket.number}”再发文字或照片。"]
     return "\n".join(lines)
+
+
+def open_question(session: Session, ticket: Ticket) -> Optional[TicketEvent]:
+    """The staff question (bot/tickets/thread.py `ask`) the follower has not answered yet: the
+    newest one, with no supplement after it."""
+    newest = session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action.in_(("asked", "supplement")))
+        .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+    ).first()
+    return newest if newest is not None and newest.action == "asked" else None
 
 
 TOKEN_LENGTHS = range(16, 65)  # lifecycle.new_progress_token makes 32 characters

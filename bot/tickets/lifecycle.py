@@ -22,7 +22,7 @@ from bot.tickets.rules import (CLEARS_SUPPLEMENT, NOT_YOURS, NOTE_MAX, PUBLIC_TE
                                TicketError, WrongState, add_working_days, check, due_after, holidays, local_today)
 from core.config import Settings
 from core.text import cn_date
-from storage.models import Evidence, StaffUser, Ticket, TicketEvent, utcnow
+from storage.models import Evidence, RevealLog, StaffUser, Ticket, TicketEvent, utcnow
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,20 @@ def add_event(session: Session, ticket: Ticket, actor: str, action: str, detail:
         ticket.supplemented_at = None
     session.add(ticket)
     return ev
+
+
+REVEALED = "查看了完整手机号"
+
+
+def reveal_phone(session: Session, ticket: Ticket, username: str, ip: str, actor: Optional[str] = None) -> Optional[str]:
+    """The ticket's full phone number for a staff member allowed to see the ticket (the console's
+    reveal, the work-order API's `?reveal=phone`): every reveal is in RevealLog (who, from where)
+    and on the timeline. None when the complaint left no number (nothing is logged then)."""
+    if not ticket.phone:
+        return None
+    session.add(RevealLog(ticket_id=ticket.id, username=username, ip=ip))
+    add_event(session, ticket, actor or username, "revealed", REVEALED)
+    return ticket.phone
 
 
 def find_forwarded(session: Session, source: str, external_id: str) -> Optional[Ticket]:

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import re
 from functools import lru_cache
+from typing import Literal
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -125,6 +126,7 @@ class SimMessage(BaseModel):
     content: str = Field("", max_length=4000)
     event: str | None = Field(None, max_length=40)
     key: str | None = Field(None, max_length=100)
+    shown: str | None = Field(None, max_length=4000, description="the bubble the page shows for it (kept for a reload)")
 
 
 class SimMenu(BaseModel):
@@ -144,6 +146,15 @@ class SimExchange(BaseModel):
 
 class SimInbox(BaseModel):
     messages: list[str]  # answers that went the push way (no AppSecret in a local trial)
+
+
+class SimBubble(BaseModel):
+    who: Literal["me", "bot"]
+    text: str
+
+
+class SimHistory(BaseModel):
+    messages: list[SimBubble]  # the conversation the page showed, oldest first
 
 
 async def simulator_on(request: Request) -> None:
@@ -170,7 +181,10 @@ async def simulator_menu():
 @router.post("/simulator/api/send", dependencies=SIMULATOR_ON, response_model=SimExchange)
 async def simulator_send(message: SimMessage, request: Request):
     token = await run_in_threadpool(protocol.channel_token, request.app.state.settings)
-    result = await simulator.exchange(request.app, request.app.state.settings, token, message)
+    settings = request.app.state.settings
+    result = await simulator.exchange(request.app, settings, token, message)
+    await run_in_threadpool(simulator.remember, settings, message.openid,
+                            [("me", message.shown or ""), ("bot", result["reply"] or "")])
     return JSONResponse(result)
 
 
@@ -181,3 +195,11 @@ async def simulator_inbox(openid: str, request: Request):
         return JSONResponse({"messages": []})
     texts = await run_in_threadpool(simulator.take_pushes, request.app.state.settings, openid)
     return JSONResponse({"messages": texts})
+
+
+@router.get("/simulator/api/history", dependencies=SIMULATOR_ON, response_model=SimHistory)
+async def simulator_history(openid: str, request: Request):
+    """The conversation so far, for the page to show again after a reload."""
+    if not openid.startswith("sim_"):
+        return JSONResponse({"messages": []})
+    return JSONResponse({"messages": await run_in_threadpool(simulator.history, request.app.state.settings, openid)})

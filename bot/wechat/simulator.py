@@ -4,20 +4,31 @@ Why server-side: the page must exercise the real protocol (signed, and AES-encry
 EncodingAESKey is set) through the very /wechat route, and the token must never reach the
 browser. The request goes through the application's own ASGI stack (httpx.ASGITransport), so
 it passes the same size limit, signature check, de-dup and deadline as WeChat's requests.
+The conversation a page shows is kept in the database (`KeyValue` "sim:history:<openid>", the
+last HISTORY_KEEP bubbles), so a reload, another tab or another worker shows it again.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import time
+from datetime import timedelta
 
 import httpx
 import xmltodict
 from wechatpy.utils import WeChatSigner
 
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
 from core.config import Settings
 from bot.wechat import protocol, push
+from storage.db import session_scope
+from storage.models import KeyValue, utcnow
 
 ACCOUNT = "gh_policybot_sim"
+HISTORY_KEEP = 60  # bubbles a reload shows
+HISTORY_DAYS = 7
 
 
 def _cdata(value: str) -> str:
@@ -91,4 +102,49 @@ async def exchange(app, settings: Settings, token: str, message) -> dict:
 
 
 def take_pushes(settings: Settings, openid: str) -> list[str]:
-    return push.take_pending(settings, openid)
+    texts = push.take_pending(settings, openid)
+    remember(settings, openid, [("bot", t) for t in texts])
+    return texts
+
+
+def _key(openid: str) -> str:
+    return "sim:history:" + openid
+
+
+def history(settings: Settings, openid: str) -> list[dict]:
+    """The conversation the page showed this simulated follower, oldest first: [{who, text}]."""
+    with session_scope(settings.db_url) as s:
+        row = s.get(KeyValue, _key(openid))
+        if row is None or (row.expires_at is not None and row.expires_at < utcnow()):
+            return []
+        try:
+            return [m for m in json.loads(row.value) if isinstance(m, dict)]
+        except ValueError:
+            return []
+
+
+def remember(settings: Settings, openid: str, bubbles: list[tuple[str, str]]) -> None:
+    """Add bubbles ("me" | "bot", text) to the follower's kept conversation (row-locked, so two
+    sends at once both stay)."""
+    bubbles = [(who, text) for who, text in bubbles if text]
+    if not bubbles:
+        return
+    key = _key(openid)
+    with session_scope(settings.db_url) as s:
+        query = select(KeyValue).where(KeyValue.key == key).with_for_update()
+        row = s.exec(query).first()
+        if row is None:
+            try:
+                with s.begin_nested():
+                    s.add(KeyValue(key=key, value="[]"))
+            except IntegrityError:  # another send made it meanwhile
+                pass
+            row = s.exec(query).one()
+        try:
+            kept = json.loads(row.value)
+        except ValueError:
+            kept = []
+        kept = (kept + [{"who": who, "text": text} for who, text in bubbles])[-HISTORY_KEEP:]
+        row.value, row.updated_at = json.dumps(kept, ensure_ascii=False), utcnow()
+        row.expires_at = utcnow() + timedelta(days=HISTORY_DAYS)
+        s.add(row)
