@@ -205,7 +205,7 @@ def list_tickets(login: ApiLogin, settings: SettingsDep, s: DbSession,
     """The tickets this token's account sees (its regions; supervisors and admins: all), newest first."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=CHINA)
-    regions = None if login.sees_all_regions else (login.user.regions or [])
+    regions = login.visible_regions
     filters = {"status": status, "region": (region or "").strip(), "overdue": overdue, "since": since}
     query = tickets.queue_query(regions, filters, tickets.local_today(settings))
     total = s.exec(select(func.count()).select_from(query.subquery())).one()

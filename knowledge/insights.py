@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from sqlmodel import select
 
+from core import clock
 from core.clock import CHINA
 from knowledge.lexical import load_synonyms
 from knowledge.vocabulary import everyday_words
@@ -49,9 +50,8 @@ def outcome(kind: str, unhelpful: bool) -> str:
 
 
 def week_start(moment: datetime) -> str:
-    """The Monday (China time) of the week a moment falls in, as YYYY-MM-DD."""
-    local = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(CHINA).date()
-    return (local - timedelta(days=local.weekday())).isoformat()
+    """The Monday (China time) of the week a moment falls in, as YYYY-MM-DD (core.clock's week)."""
+    return clock.week_start(moment).isoformat()
 
 
 def _share(n: int, total: int) -> float:

@@ -1,5 +1,5 @@
 """The complaint tables: tickets, their timeline and photos, the staff who handle them, their
-sessions, API tokens and the audit of logins and reveals.
+sessions, API tokens, the audit of logins and reveals, and the institutions complained about.
 
 Why apart from storage/models.py: the complaint case grew its own tables (the two-way thread,
 the progress page, work orders from other systems) and together they outgrew one module.
@@ -50,6 +50,9 @@ class Ticket(SQLModel, table=True):
                                           description="the unguessable key of the read-only /progress/{token} page")
     source: Optional[str] = Field(default=None, max_length=40, description="the forwarding system (12345 …); None: the chat")
     external_id: Optional[str] = Field(default=None, max_length=100, description="its case number: a re-post files nothing")
+    institution_id: Optional[int] = Field(
+        default=None, index=True, description="the Institution of its name's key (bot.tickets.institutions); "
+                                              "None until grouped (filed before revision 0008)")
 
 
 class TicketEvent(SQLModel, table=True):
@@ -158,3 +161,28 @@ class Rating(SQLModel, table=True):
     openid: str = Field(index=True)
     score: int
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Institution(SQLModel, table=True):
+    """One institution complained about, as a group of the ways it is written: every ticket whose
+    name has this normalised `key` (bot.tickets.institutions.name_key) points here. An admin's
+    merge sets `merged_into` to the group it joins (always a group that is merged nowhere, so one
+    hop resolves any group); undoing it (拆分) clears it again."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True, max_length=200, description="the name's normalised key: 阳光")
+    name: str = Field(max_length=200, description="the name as first written, shown for the group")
+    created_at: datetime = Field(default_factory=utcnow)
+    merged_into: Optional[int] = Field(default=None, index=True, description="Institution.id it was merged into")
+
+
+class InstitutionEvent(SQLModel, table=True):
+    """The audit of the groups: who merged or split which, when (a merge's undo is a split)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=20, description="merged | split")
+    institution_id: int = Field(index=True, description="the group merged in, or split out")
+    other_id: int = Field(description="the group it joined, or left")
+    detail: str = Field("", sa_column=Column(Text))

@@ -263,4 +263,5 @@ class KeyValue(SQLModel, table=True):
 
 from storage.complaint_models import (  # noqa: E402  (re-exported: one place to import any table from)
     Ticket, TicketEvent, Evidence, StaffUser, StaffSession, ApiToken, RevealLog, LoginAttempt, StaffEvent, Rating,
+    Institution, InstitutionEvent,
 )

@@ -1,9 +1,12 @@
 """Helpers for the complaint/console tests: log in over HTTP, add staff through the admin page,
-and file a ticket straight into a live server's database through the lifecycle module."""
+file a ticket straight into a live server's database through the lifecycle module, and open the
+console in Chromium at a given width, logged in, collecting CSP refusals and failed requests."""
 from __future__ import annotations
 
+import os
 import re
 import uuid
+from contextlib import contextmanager
 
 import httpx
 
@@ -53,3 +56,31 @@ def file_ticket(srv: LiveServer, openid: str | None = None, **kw):
 
 def act(client: httpx.Client, csrf: str, number: str, action: str, **fields) -> httpx.Response:
     return client.post(f"/console/t/{number}/action", data={"csrf_token": csrf, "action": action, **fields})
+
+
+SHOTS = os.environ.get("POLICYBOT_SCREENSHOTS")  # a directory: keep the pages' screenshots there
+
+
+@contextmanager
+def console_in_chromium(browser, base_url: str, width: int):
+    """A page `width` px wide, logged in as the admin on the queue; `page.errors` collects CSP
+    refusals (an inline style or script) and failed requests of the pages."""
+    ctx = browser.new_context(viewport={"width": width, "height": 900}, is_mobile=width < 500, locale="zh-CN")
+    page = ctx.new_page()
+    page.errors = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and page.errors.append(m.text))
+    page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico") and page.errors.append(r.url))
+    try:
+        page.goto(base_url + "/console/login")
+        page.fill("input[name=username]", ADMIN_USER)
+        page.fill("input[name=password]", ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(base_url + "/console/")
+        yield page
+    finally:
+        ctx.close()
+
+
+def fits(page) -> bool:
+    """Nothing scrolls sideways."""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

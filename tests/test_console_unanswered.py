@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER
-from tests.console_helpers import add_staff, login
+from tests.console_helpers import SHOTS, add_staff, console_in_chromium, fits, login
 from tests.wechat_util import wait_for
 
 pytestmark = pytest.mark.db
 
 GAP = "培训期间管吃住吗"
 CLAUSE = "7个工作日内完成受理及审核"
-SHOTS = os.environ.get("POLICYBOT_SCREENSHOTS")  # a directory: keep the pages' screenshots there
 
 
 @pytest.fixture(scope="module")
@@ -113,26 +111,16 @@ def test_insights_figures_charts_and_csv(admin):
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
 def test_the_pages_in_chromium(asked, browser, width):
-    ctx = browser.new_context(viewport={"width": width, "height": 900}, is_mobile=width < 500, locale="zh-CN")
-    page = ctx.new_page()
-    errors = []  # CSP refusals (an inline style or script) and failed requests of the pages
-    page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
-    page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico") and errors.append(r.url))
-    try:
-        page.goto(asked.base_url + "/console/login")
-        page.fill("input[name=username]", ADMIN_USER)
-        page.fill("input[name=password]", ADMIN_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(asked.base_url + "/console/")
+    with console_in_chromium(browser, asked.base_url, width) as page:
         page.click("nav >> text=未解答")
         page.wait_for_url(asked.base_url + "/console/unanswered")
         assert page.locator("#unanswered .asked-row").count() >= 2
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits(page)
         if SHOTS:
             page.screenshot(path=f"{SHOTS}/unanswered-{width}.png", full_page=True)
         page.locator("#unanswered .asked-row a", has_text="今天天气怎么样").click()
         page.wait_for_selector("form[data-action=dismiss]")
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits(page)
         if SHOTS:
             page.screenshot(path=f"{SHOTS}/unanswered-item-{width}.png", full_page=True)
         page.click("nav >> text=提问概况")
@@ -140,9 +128,7 @@ def test_the_pages_in_chromium(asked, browser, width):
         assert page.locator("svg.chart").count() == 5
         box = page.locator("#chart-weeks svg").bounding_box()
         assert box["width"] > 300 and box["width"] <= width
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits(page)
         if SHOTS:
             page.screenshot(path=f"{SHOTS}/insights-{width}.png", full_page=True)
-        assert errors == []
-    finally:
-        ctx.close()
+        assert page.errors == []

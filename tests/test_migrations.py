@@ -28,13 +28,15 @@ from tests.conftest import ROOT, fresh_database_url
 
 pytestmark = pytest.mark.db
 
-HEAD = "0007_work_orders"
+HEAD = "0008_institutions"
 LIFECYCLE_COLUMNS = ("extracted", "overrides", "withdrawn_at", "withdrawn_by", "withdrawn_reason", "superseded_by")
 LATER_TABLES = ("noticeevent", "noticeversion", "asklog", "unansweredquestion", "taughtanswer",  # revisions 3 and 4
-                "apitoken")  # revision 7
+                "apitoken",  # revision 7
+                "institution", "institutionevent")  # revision 8
 LATER_COLUMNS = (("follower", "thread"), ("ticket", "supplemented_at"),  # revision 5
                  ("ticket", "progress_token"), ("pendingpush", "ticket_id"),  # revision 6
-                 ("ticket", "source"), ("ticket", "external_id"))  # revision 7
+                 ("ticket", "source"), ("ticket", "external_id"),  # revision 7
+                 ("ticket", "institution_id"))  # revision 8
 T0 = datetime(2026, 11, 20, 8, 30, tzinfo=timezone.utc)
 
 
@@ -203,6 +205,7 @@ def legacy_database(url: str, *, drop_tables: tuple[str, ...] = (), drop_column:
             conn.execute(sa.text(f"ALTER TABLE notice DROP COLUMN {column}"))
         conn.execute(sa.text("DROP INDEX ix_ticket_progress_token"))
         conn.execute(sa.text("DROP INDEX ix_ticket_source_external_id"))
+        conn.execute(sa.text("DROP INDEX ix_ticket_institution_id"))
         for table, column in LATER_COLUMNS:
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         for name in drop_tables:

@@ -61,6 +61,11 @@ class Login:
     def sees_all_regions(self) -> bool:
         return self.user.role in ("supervisor", "admin")
 
+    @property
+    def visible_regions(self) -> Optional[list[str]]:
+        """The regions whose tickets this login sees: None for all (supervisors, admins)."""
+        return None if self.sees_all_regions else list(self.user.regions or [])
+
     def can_see(self, region: str) -> bool:
         return self.sees_all_regions or region in (self.user.regions or [])
 

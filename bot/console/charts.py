@@ -17,8 +17,16 @@ WIDTH = 360
 ROW = 22  # height of one bar row
 LABEL_W = 62  # the left column of labels in row charts
 FONT = 12
-COLOURS = {"answered": "#2e7d32", "low_confidence": "#f9a825", "refused": "#c62828", "unhelpful": "#6a1b9a"}
+COLOURS = {"answered": "#2e7d32", "low_confidence": "#f9a825", "refused": "#c62828", "unhelpful": "#6a1b9a",
+           "on_time": "#2e7d32", "late": "#f9a825", "overdue": "#c62828"}
 BAR = "#0b5cad"
+# Series without colours of their own (categories, regions), told apart in order.
+PALETTE = ("#0b5cad", "#2e7d32", "#c62828", "#f9a825", "#6a1b9a", "#00796b", "#5d4037", "#546e7a")
+
+
+def palette(names: list[str]) -> list[tuple[str, str, str]]:
+    """Series (key, label, colour) for `names`, the colours taken in order (and round again)."""
+    return [(name, name, PALETTE[i % len(PALETTE)]) for i, name in enumerate(names)]
 
 
 def _svg(height: int, body: list[str], label: str) -> Markup:

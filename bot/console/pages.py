@@ -1,12 +1,14 @@
 """The console's page plumbing, shared by all its page modules (bot.console.routes lists them):
 templates, the route class that turns a `ConsoleError` into a rendered page and adds the
 security headers, and the parsing of ids and page numbers that must answer 4xx, never 500.
-The checks a request passes first (login, role, CSRF) are dependencies: bot.console.deps.
+and the CSV downloads. The checks a request passes first (login, role, CSRF) are dependencies: bot.console.deps.
 
 Why its own module: every page module renders the same way, and each stays small.
 """
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timezone
 from pathlib import Path
 from typing import Callable, Optional
@@ -102,3 +104,21 @@ def page_number(raw: str, pages: int) -> int:
     if len(raw) > 9 or int(raw) > pages:  # (int() of thousands of digits is itself an error)
         raise ConsoleError(404, f"没有第 {raw[:20]} 页（共 {pages} 页）")
     return int(raw)
+
+
+def csv_cell(value) -> str:
+    """A CSV cell with spreadsheet formulas neutralised (CSV injection): the cells hold text
+    followers, staff and uploads wrote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def csv_response(header: list[str], rows, filename: str) -> Response:
+    """A CSV download (UTF-8 with a BOM, so that Excel reads the Chinese), every cell neutralised."""
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(header)
+    for row in rows:
+        out.writerow([csv_cell(v) for v in row])
+    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -6,6 +6,8 @@ Split by page, each module changing for its own reason:
 - `routes_login`: login (throttled: bot.console.throttle), logout, one's own password;
 - `routes_queue`: the complaint queue and its CSV export;
 - `routes_ticket`: one complaint — page, logged phone reveal, staff actions, photos;
+- `routes_institutions`: the institutions complained about, their pages, the admins' merge/split;
+- `routes_stats`: the complaint statistics (charts and CSV);
 - `admin`: accounts and policy notices (admins).
 
 What every page needs first — settings, session, login, role, CSRF — are the dependencies in
@@ -18,11 +20,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from bot.console import admin, routes_login, routes_queue, routes_ticket
+from bot.console import admin, routes_institutions, routes_login, routes_queue, routes_stats, routes_ticket
 from bot.console.pages import HERE, ConsoleRoute
 
 router = APIRouter()
-for _pages in (routes_login, routes_queue, routes_ticket, admin):
+for _pages in (routes_login, routes_queue, routes_ticket, routes_institutions, routes_stats, admin):
     router.include_router(_pages.router)
 
 _static = APIRouter(prefix="/console", route_class=ConsoleRoute)

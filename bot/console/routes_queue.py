@@ -2,25 +2,24 @@
 filtered list as CSV.
 
 Why its own module: the queue changes with what supervisors want to find and count (filters,
-columns), not with what is done to one ticket (bot.console.routes_ticket). Staff see only their
+columns), not with what is done to one ticket (bot.console.routes_ticket). Each row says how many
+other complaints about its institution the viewer sees (bot.tickets.institutions). Staff see only their
 regions; phone numbers stay masked, in the CSV too, and a cell that a spreadsheet would run as
 a formula is neutralised.
 """
 from __future__ import annotations
 
-import csv
-import io
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
 from sqlalchemy import func
 from sqlmodel import select
 
 from bot import tickets
+from bot.tickets import institutions
 from bot.console import auth
 from bot.console.deps import DbSession, PageLogin, SettingsDep, SupervisorLogin
-from bot.console.pages import ConsoleRoute, env, page_number, render
+from bot.console.pages import ConsoleRoute, csv_response, env, page_number, render
 from bot.routing import load_routing
 from core.config import Settings
 from storage.models import Rating, Ticket
@@ -36,8 +35,7 @@ def _filters(request: Request) -> dict:
 
 
 def _filtered(login: auth.Login, settings: Settings, params: dict):
-    regions = None if login.sees_all_regions else (login.user.regions or [])
-    return tickets.queue_query(regions, params, tickets.local_today(settings), login.user.username)
+    return tickets.queue_query(login.visible_regions, params, tickets.local_today(settings), login.user.username)
 
 
 @router.get("/")
@@ -51,7 +49,9 @@ def queue(request: Request, login: PageLogin, settings: SettingsDep, s: DbSessio
     page = page_number(page.strip(), pages)
     rows = s.exec(query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
                   .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    items = [{"t": t, "overdue": tickets.is_overdue(t, today), "team": routing.team_name(t.team)} for t in rows]
+    others = institutions.others(s, rows, login.visible_regions)  # 该机构已有N件投诉
+    items = [{"t": t, "overdue": tickets.is_overdue(t, today), "team": routing.team_name(t.team),
+              "inst_id": others.get(t.id, (None, 0))[0], "others": others.get(t.id, (None, 0))[1]} for t in rows]
     regions = routing.region_names if login.sees_all_regions else (login.user.regions or [])
     return render(request, "queue.html", login, items=items, total=total, page=page,
                   pages=pages, params=params, statuses=tickets.STATES,
@@ -66,22 +66,11 @@ def export_csv(request: Request, login: SupervisorLogin, settings: SettingsDep, 
     today = tickets.local_today(settings)
     rows = s.exec(_filtered(login, settings, _filters(request)).order_by(Ticket.created_at)).all()
     ratings = dict(s.exec(select(Rating.ticket_id, Rating.score)).all())
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    out.writerow(["编号", "状态", "逾期", "地区", "类别", "被投诉机构", "发生时间", "地点", "描述", "手机",
-                  "承办部门", "承办人", "提交时间", "受理时限", "答复时限", "办结时间", "评分"])
     local = env.filters["local"]
-    for t in rows:
-        out.writerow([_cell(v) for v in (
-            t.number, t.status, "是" if tickets.is_overdue(t, today) else "", t.region, t.category, t.institution,
-            t.happened, t.region_text, t.description, tickets.mask_phone(t.phone), routing.team_name(t.team),
-            t.assignee or "", local(t.created_at), t.accept_due.isoformat(), t.answer_due.isoformat(),
-            local(t.closed_at), ratings.get(t.id, ""))])
-    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="complaints.csv"'})
-
-
-def _cell(value) -> str:
-    """Neutralise spreadsheet formulas (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    header = ["编号", "状态", "逾期", "地区", "类别", "被投诉机构", "发生时间", "地点", "描述", "手机",
+              "承办部门", "承办人", "提交时间", "受理时限", "答复时限", "办结时间", "评分"]
+    return csv_response(header, ((
+        t.number, t.status, "是" if tickets.is_overdue(t, today) else "", t.region, t.category, t.institution,
+        t.happened, t.region_text, t.description, tickets.mask_phone(t.phone), routing.team_name(t.team),
+        t.assignee or "", local(t.created_at), t.accept_due.isoformat(), t.answer_due.isoformat(),
+        local(t.closed_at), ratings.get(t.id, "")) for t in rows), "complaints.csv")

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
 from bot import tickets, web
+from bot.tickets import institutions
 from bot.console import auth
 from bot.console.deps import DbSession, Fields, PageLogin, SettingsDep, StaffLogin
 from bot.console.pages import ConsoleError, ConsoleRoute, db_id, render
@@ -47,11 +48,12 @@ def _ticket_page(request: Request, s: Session, settings: Settings, login: auth.L
                     .order_by(TicketEvent.at, TicketEvent.id)).all()
     evidence = s.exec(select(Evidence).where(Evidence.ticket_id == ticket.id).order_by(Evidence.id)).all()
     rating = s.exec(select(Rating).where(Rating.ticket_id == ticket.id)).first()
+    inst_id, others = institutions.others(s, [ticket], login.visible_regions).get(ticket.id, (None, 0))
     return render(request, "ticket.html", login, status=status, t=ticket, events=events, evidence=evidence,
                   rating=rating, allowed=tickets.allowed_actions(ticket.status, login.user.role),
                   assignees=tickets.assignees(s, ticket), reveal=reveal, error=error,
                   team=routing.team_name(ticket.team), teams=routing.teams,
-                  overdue=tickets.is_overdue(ticket, tickets.local_today(settings)))
+                  overdue=tickets.is_overdue(ticket, tickets.local_today(settings)), inst_id=inst_id, others=others)
 
 
 @router.get("/t/{number}")

@@ -11,19 +11,17 @@ or uploads; both stand on bot.console.pages (login, CSRF, roles, error pages). A
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from datetime import datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse
 
 from bot.console import charts
 from core.clock import CHINA
 from bot.console.deps import AdminLogin, AdminPage, CheckedForm, settings_of
-from bot.console.pages import ConsoleError, ConsoleRoute, db_id, render
+from bot.console.pages import ConsoleError, ConsoleRoute, csv_response, db_id, render
 from knowledge import insights
 from knowledge.answer import readable
 from knowledge.taught import ACTION_LABELS, TeachError
@@ -173,16 +171,4 @@ def insights_page(request: Request, login: AdminPage, weeks: str = ""):
 @router.get("/insights.csv")
 def insights_csv(request: Request, login: AdminLogin, weeks: str = ""):
     figs = insights.figures(settings_of(request), _weeks(weeks.strip()))
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    out.writerow(insights.CSV_HEADER)
-    for row in insights.csv_rows(figs):
-        out.writerow([_cell(v) for v in row])
-    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="insights.csv"'})
-
-
-def _cell(value) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a notice title is uploaded text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return csv_response(insights.CSV_HEADER, insights.csv_rows(figs), "insights.csv")

@@ -10,6 +10,9 @@ change, each part saying why in its own docstring:
 - `delivery`: hands a notice to a channel's `Carrier` after the commit and records the outcome;
 - `follower`: the follower's progress, own list and 回访 rating texts;
 - `actions`: one dispatch of the staff actions (`act`) for the console and the work-order API;
+- `institutions`: the institutions complained about — names grouped by their key, an admin's
+  merge and split (`from bot.tickets import institutions`);
+- `stats`: the statistics page's figures (weeks by category and region, the deadline, top institutions);
 - `thread`: the two-way thread — a staff question (`ask`), the follower's supplements, the
   follower row's record of which ticket their messages go to.
 

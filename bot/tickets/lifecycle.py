@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from bot.routing import load_routing
+from bot.tickets.institutions import group_of
 from bot.tickets.rules import (CLEARS_SUPPLEMENT, NOT_YOURS, NOTE_MAX, PUBLIC_TEXT_MAX, NotFound, NotPermitted,
                                TicketError, WrongState, add_working_days, check, due_after, holidays, local_today)
 from core.config import Settings
@@ -111,7 +112,8 @@ def file_complaint(session: Session, settings: Settings, openid: str, c: NewComp
     with the ticket already filed, and the follower's next "1" would file it a second time.
     `intake_key` identifies the confirming message: handling it again returns the same ticket.
     A forwarded complaint (`c.source`, work-order API) has no openid unless the caller gave one,
-    and `actor` is the API caller; it is routed and timed like one filed in the chat.
+    and `actor` is the API caller; it is routed and timed like one filed in the chat. It joins
+    the institution group of its name's key (bot.tickets.institutions).
     """
     if intake_key:
         existing = session.exec(select(Ticket).where(Ticket.intake_key == intake_key)).first()
@@ -128,6 +130,7 @@ def file_complaint(session: Session, settings: Settings, openid: str, c: NewComp
         intake_key=intake_key, progress_token=new_progress_token(), source=c.source, external_id=c.external_id,
         accept_due=add_working_days(today, settings.ticket_accept_days, skip),
         answer_due=add_working_days(today, settings.ticket_answer_days, skip),
+        institution_id=group_of(session, c.institution),
     )
     session.add(ticket)
     session.flush()

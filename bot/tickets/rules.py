@@ -146,6 +146,18 @@ def is_overdue(ticket: Ticket, today: date) -> bool:
     return False
 
 
+# Whether a ticket was closed within its answer deadline (the statistics page, an institution's page).
+DEADLINE_OUTCOMES = {"on_time": "按期办结", "late": "超期办结", "overdue": "超期未办结", "pending": "未到期"}
+
+
+def deadline_outcome(ticket: Ticket, today: date) -> str:
+    """on_time / late: closed (办结, China date) on or before its answer_due, or after it;
+    overdue: not closed and past answer_due (answered but not closed counts too); pending: neither yet."""
+    if ticket.closed_at is not None:
+        return "on_time" if clock.china_date(ticket.closed_at) <= ticket.answer_due else "late"
+    return "overdue" if today > ticket.answer_due else "pending"
+
+
 def overdue_clause(today: date):
     """The SQL condition matching `is_overdue` (for the console's filter)."""
     return or_(
