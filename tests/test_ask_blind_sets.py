@@ -11,7 +11,8 @@ C 43/60 and 13/15. With a refusal for a figure asked outright that the best clau
 refused; the bounds below are those figures. Set F (2026-12-03, a fresh helper) was scored once
 untouched at 53/60 and 12/12; with the measure-word, year and notice-header mechanisms of the
 session after (tuned on tests/data/validation only) B is 51/60, E 47/60 and F 54/60, the bounds
-for those three.
+for those three. Set G (2026-12-03, another fresh helper, after those mechanisms) scored once
+untouched: 50/60, 2/60 answerable refused, 12/12.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.db
     ("2026-12-02_set_d", 20, 2),
     ("2026-12-02_set_e", 13, 0),
     ("2026-12-03_set_f", 6, 0),
+    ("2026-12-03_set_g", 10, 0),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")
