@@ -219,12 +219,14 @@ def replaced_line(notice) -> str:
 
 
 def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead: str = "",
-            tail: list[str] | None = None) -> Answer:
+            tail: list[str] | None = None, include: set[int] | None = None, limit: int = MAX_QUOTE) -> Answer:
     """`lead`: a first line said before everything (whose region's rule this is, when it is
-    not the asker's); `tail`: last lines (a next step, e.g. how to complain)."""
+    not the asker's); `tail`: last lines (a next step, e.g. how to complain); `include`: the
+    best clause's sentences that must be quoted (one per part of a several-question message),
+    within `limit` characters."""
     primary = hits[0]
     tail = tail or []
-    lines, source = clause_block(primary, types, today, lead, question=query.text)
+    lines, source = clause_block(primary, types, today, lead, limit=limit, include=include, question=query.text)
     sources, more = [source], []
     seen_notices = {primary.notice.id}
     budget = MAX_ANSWER - sum(len(t) + 1 for t in tail)

@@ -16,6 +16,7 @@ from core.text import cn_date, squash
 from knowledge import about_notice
 from knowledge import answer as answering
 from knowledge import ranker as ranking
+from knowledge.families import QUOTE_LIMIT
 from knowledge.index import Hit, SearchContext
 from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
@@ -154,7 +155,10 @@ def not_stated(kb, place, query, hit: Hit, ctx, missing: str = "") -> Answer:
     return ans
 
 
-def answer_one(kb, question: str, region: str | None, place) -> Answer:
+def answer_one(kb, question: str, region: str | None, place,
+               focus: tuple[int, set[int], int] | None = None) -> Answer:
+    """`focus`: (chunk id, sentences, quote limit) — when the best clause is that chunk, those of
+    its sentences are quoted (each part's best one, for a message whose parts one clause answers)."""
     query, hits, ctx = retrieve(kb, question, region)
     limit = threshold(kb)
     named = infer_place(question).path  # a place the question itself names ("北京的…")
@@ -169,7 +173,11 @@ def answer_one(kb, question: str, region: str | None, place) -> Answer:
         return not_stated(kb, place, query, hits[0], ctx, missing=f"{year}年的规定")
     lead = region_lead(kb, place, hits[0].notice.region)
     today = kb.today()
-    ans = answering.compose(query, hits, today, ctx.types, lead=lead, tail=hints_for(question))
+    include, quote_limit = None, answering.MAX_QUOTE
+    if focus is not None and focus[0] == hits[0].chunk.id:
+        include, quote_limit = focus[1], focus[2]
+    ans = answering.compose(query, hits, today, ctx.types, lead=lead, tail=hints_for(question),
+                            include=include, limit=quote_limit)
     model = ranking.load()
     close = model.close if model else 0.8
     quoted = {s.file + s.excerpt[:20] for s in ans.sources}
@@ -202,7 +210,10 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     if not answered:
         return refuse(kb, place)
     if len({h.chunk.id for _p, h, _c in answered}) == 1 and len(answered) == len(found):
-        return answer_one(kb, question, region, place)
+        best_units = {max(range(len(h.sentence_scores)), key=lambda j: h.sentence_scores[j][1])
+                      for _p, h, _c in answered if h.sentence_scores}
+        limit = max(answering.MAX_QUOTE, min(PART_QUOTE * len(parts), QUOTE_LIMIT))
+        return answer_one(kb, question, region, place, focus=(answered[0][1].chunk.id, best_units, limit))
     blocks, sources, first_for = [], [], {}
     for i, (part, hit, ctx) in enumerate(found, 1):
         if hit is None:
