@@ -111,7 +111,11 @@ def embedded() -> Stack:
 
     def stop():
         proc.send_signal(signal.SIGTERM)
-        proc.wait(20)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:  # still busy with a backlog: the figures are taken already
+            proc.kill()
+            proc.wait(20)
         shutil.rmtree(data, ignore_errors=True)
 
     return Stack("embedded, 1 worker, SQLite", [url], [proc.pid], f"sqlite:///{data / 'data' / 'policybot.db'}", stop)
@@ -196,9 +200,12 @@ async def load(stack: Stack, args) -> dict:
             for i, text in enumerate(QUESTIONS[:3]):
                 await send(url, *build(f"{prefix}warm{i}", text, "aes", crypto, TOKEN))
         deadline = time.perf_counter() + args.duration
+        profilers = profile(stack, args)
         started = time.perf_counter()
         await asyncio.gather(*(client_loop(c) for c in range(args.concurrency)))
         elapsed = time.perf_counter() - started
+        for p in profilers:
+            p.wait(60)
     engine = sa.create_engine(stack.db_url)
     try:
         with engine.connect() as conn:
@@ -216,6 +223,22 @@ async def load(stack: Stack, args) -> dict:
             "replies over 5 s (must be 0)": str(sum(t > 5 for t in latencies)),
             "complaints confirmed / in the db": f"{found['confirmed']} / {filed}",
             "peak memory per worker (MiB)": " ".join(str(peak_mib(p)) for p in stack.pids)}
+
+
+def profile(stack: Stack, args) -> list[subprocess.Popen]:
+    """With --profile DIR: py-spy samples every worker (all threads, idle ones left out) for the
+    run's duration and leaves one flame graph per worker in DIR (pip install py-spy first)."""
+    if not args.profile:
+        return []
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    out = Path(args.profile)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = stack.name.split(",")[0]
+    return [subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(args.duration)),
+                              "--rate", "50", "--format", args.profile_format, "--nonblocking",
+                              "-o", str(out / f"{tag}-{i}.{'svg' if args.profile_format == 'flamegraph' else 'txt'}")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for i, pid in enumerate(stack.pids)]
 
 
 def peak_mib(pid: int) -> int:
@@ -236,6 +259,9 @@ def main() -> None:
     ap.add_argument("--storm", action="store_true", help="send every message three times at once")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
+    ap.add_argument("--profile", metavar="DIR", help="py-spy every worker during the load; profiles in DIR")
+    ap.add_argument("--profile-format", default="raw", choices=["raw", "flamegraph", "speedscope"],
+                    help="raw: collapsed stacks (one line per stack, count last), for grep and sort")
     args = ap.parse_args()
     args.duration = max(1.0, min(args.duration, 1800.0))
     args.concurrency = max(1, min(args.concurrency, 500))

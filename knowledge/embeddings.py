@@ -141,25 +141,44 @@ class QueryCache:
         self.name, self.dim = embedder.name, embedder.dim
         self._size = size
         self._cache: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        self._inflight: dict[str, threading.Event] = {}  # texts being computed now, by another thread
         self._lock = threading.Lock()
 
     def passages(self, texts):
         return self.inner.passages(texts)
 
     def queries(self, texts):
+        """Cached vectors; the missing ones computed once even when several threads ask for the
+        same new text at once (a popular question arriving in a burst): the first computes, the
+        others wait for its result instead of running the model too."""
         texts = list(texts)
         with self._lock:
             found = {t: self._cache[t] for t in texts if t in self._cache}
             for t in found:
                 self._cache.move_to_end(t)
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:
-            vectors = self.inner.queries(missing)
+            waits = {t: self._inflight[t] for t in texts if t not in found and t in self._inflight}
+            mine = [t for t in dict.fromkeys(texts) if t not in found and t not in waits]
+            done = threading.Event()
+            for t in mine:
+                self._inflight[t] = done
+        if mine:
+            try:
+                vectors = self.inner.queries(mine)
+                with self._lock:
+                    for t, v in zip(mine, vectors):
+                        found[t] = self._cache[t] = v
+                    while len(self._cache) > self._size:
+                        self._cache.popitem(last=False)
+            finally:
+                with self._lock:
+                    for t in mine:
+                        self._inflight.pop(t, None)
+                done.set()
+        for t, event in waits.items():
+            event.wait(60)
             with self._lock:
-                for t, v in zip(missing, vectors):
-                    found[t] = self._cache[t] = v
-                while len(self._cache) > self._size:
-                    self._cache.popitem(last=False)
+                vector = self._cache.get(t)
+            found[t] = vector if vector is not None else self.inner.queries([t])[0]  # its computer failed
         if not texts:
             return self.inner.queries([])
         return np.stack([found[t] for t in texts])

@@ -17,9 +17,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
+from storage import sqlite_writers
 from storage.urls import checked_url, ensure_sqlite_dir
 
 _engines: dict[str, Engine] = {}
+# (kept, extra) connections per process. A request's threads (the threadpool's 40, the inbox's
+# turns, the question log's writer) each hold one, a turn sometimes two (a lookup inside its
+# transaction): a pool smaller than that made requests wait 30 s for a connection under 50
+# concurrent followers (SQLAlchemy's default 5 + 10). A SQLite connection is a file handle;
+# PostgreSQL's cost the server memory, and scripts/cluster.sh allows 300 for its workers.
+SQLITE_POOL = (16, 84)
+PG_POOL = (10, 40)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -37,10 +45,12 @@ def get_engine(url: str) -> Engine:
     if engine is None:
         if url.startswith("sqlite"):
             ensure_sqlite_dir(url)
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
+                                   pool_size=SQLITE_POOL[0], max_overflow=SQLITE_POOL[1])
             event.listen(engine, "connect", _sqlite_pragmas)
+            sqlite_writers.watch(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            engine = create_engine(url, pool_pre_ping=True, pool_size=PG_POOL[0], max_overflow=PG_POOL[1])
         _engines[url] = engine
     return engine
 
