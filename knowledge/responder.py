@@ -156,10 +156,11 @@ def not_stated(kb, place, query, hit: Hit, ctx, missing: str = "") -> Answer:
 
 
 def answer_one(kb, question: str, region: str | None, place,
-               focus: tuple[int, set[int], int] | None = None) -> Answer:
+               focus: tuple[int, set[int], int] | None = None, retrieved=None) -> Answer:
     """`focus`: (chunk id, sentences, quote limit) — when the best clause is that chunk, those of
-    its sentences are quoted (each part's best one, for a message whose parts one clause answers)."""
-    query, hits, ctx = retrieve(kb, question, region)
+    its sentences are quoted (each part's best one, for a message whose parts one clause answers);
+    `retrieved`: the question's retrieval, when the caller has made it already."""
+    query, hits, ctx = retrieved or retrieve(kb, question, region)
     limit = threshold(kb)
     named = infer_place(question).path  # a place the question itself names ("北京的…")
     if named and place is not None and not covered_by(place[0], kb.covered_regions()):
@@ -196,13 +197,17 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     quote, which then holds the best sentence for each of them."""
     limit = threshold(kb)
     today = kb.today()
-    # the whole message read at once: a part too short to stand alone (“一个班最多多少人？”) is still
-    # answered when its best clause is the one the whole message is confidently about
-    _q, whole, _c = retrieve(kb, question, region)
-    anchor = whole[0].chunk.id if whole and whole[0].score >= limit and not referred(whole[0]) else None
+    retrieved = [(part, *retrieve(kb, part, region, context=question.replace(part, " "))[1:]) for part in parts]
+    anchor, whole = None, None
+    if any(not hits or hits[0].score < limit for _p, hits, _c in retrieved):
+        # a part too short to stand alone (“一个班最多多少人？”) is still answered when its best
+        # clause is the one the whole message, read at once, is confidently about
+        whole = retrieve(kb, question, region)
+        top = whole[1][0] if whole[1] else None
+        if top is not None and top.score >= limit and not referred(top):
+            anchor = top.chunk.id
     found: list[tuple[str, Hit | None, object]] = []
-    for part in parts:
-        _query, hits, ctx = retrieve(kb, part, region, context=question.replace(part, " "))
+    for part, hits, ctx in retrieved:
         sure = hits and (hits[0].score >= limit or hits[0].chunk.id == anchor)
         usable = sure and not referred(hits[0]) and not unstated(hits[0], ctx)
         found.append((part, hits[0] if usable else None, ctx))
@@ -213,7 +218,8 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
         best_units = {max(range(len(h.sentence_scores)), key=lambda j: h.sentence_scores[j][1])
                       for _p, h, _c in answered if h.sentence_scores}
         limit = max(answering.MAX_QUOTE, min(PART_QUOTE * len(parts), QUOTE_LIMIT))
-        return answer_one(kb, question, region, place, focus=(answered[0][1].chunk.id, best_units, limit))
+        return answer_one(kb, question, region, place, focus=(answered[0][1].chunk.id, best_units, limit),
+                          retrieved=whole)
     blocks, sources, first_for = [], [], {}
     for i, (part, hit, ctx) in enumerate(found, 1):
         if hit is None:
