@@ -28,7 +28,7 @@ from core.text import squash
 from knowledge import ranker as ranking
 from knowledge.embeddings import Embedder
 from knowledge.families import families, quotable_family
-from knowledge.lexical import BM25, Query, coverage, rarest_missed
+from knowledge.lexical import BM25, Query, concept_fit, coverage
 from knowledge.lifecycle import names_notice
 from knowledge.qtypes import QType, figure_absent, type_match
 from knowledge.scope import Scope, nearest
@@ -237,7 +237,9 @@ class HybridIndex:
             c = st.chunks[i]
             n = st.notices[c.notice_id]
             s_sim = sent_best.get(i, (dense_sim.get(i, 0.0), -1))[0]
-            sentence_scores = st.sentences.coverages(i, query, st.bm25)
+            fits = st.sentences.fits(i, query, st.bm25)
+            sentence_scores = [(unit, cov) for unit, cov, _missed in fits]
+            chunk_coverage, chunk_missed = concept_fit(query, c.tokens, st.bm25, c.haystack)
             typed = type_match(ctx.types, c.text)
             family = [st.chunks[p] for p in st.families.get(i, ())]  # the short list it is an item of
             f = {
@@ -249,7 +251,7 @@ class HybridIndex:
                 "dense_rr": 1.0 / (1 + dense_rank[i]) if i in dense_rank else 0.0,
                 "sent_sim": s_sim, "sent_rel": s_sim - top_sent,
                 "sent_rr": 1.0 / (1 + sent_rank[i]) if i in sent_rank else 0.0,
-                "coverage": coverage(query, c.tokens, st.bm25, c.haystack),
+                "coverage": chunk_coverage,
                 "sent_coverage": max((sc for _s, sc in sentence_scores), default=0.0),
                 "heading": coverage(query, frozenset(), st.bm25, squash(n.title + c.heading_path).lower()),
                 "type_match": typed,
@@ -263,9 +265,8 @@ class HybridIndex:
                 "blank": float("___" in c.text or bool(_FORM_DATE.search(c.text))),
                 "no_vector": float(not c.has_vector),
                 "oov_words": oov_words, "oov_chars": oov_chars,
-                "missed": rarest_missed(query, c.tokens, st.bm25, c.haystack),
-                "sent_missed": min((rarest_missed(query, frozenset(), st.bm25, hay)
-                                    for hay in st.sentences.haystacks(i)), default=1.0),
+                "missed": chunk_missed,
+                "sent_missed": min((missed for _u, _c, missed in fits), default=1.0),
                 "unknown_count": min(unknown, 4.0), "neighbour": neighbour,
                 "figure_absent": figure_absent(ctx.figures, quotable_family(family) or c.text),
             }

@@ -193,21 +193,22 @@ def _concept_matches(query: Query, doc_tokens: frozenset[str], bm25: BM25, hayst
         yield tok, w, bool(alts & doc_tokens or any((len(a) >= 2 or a != tok) and a in haystack for a in alts))
 
 
+def concept_fit(query: Query, doc_tokens: frozenset[str], bm25: BM25, haystack: str = "") -> tuple[float, float]:
+    """(coverage, rarest missed) of a document, in one pass over the question's concepts: the
+    ranker reads both for every candidate clause and each of its sentences. The second is how
+    rare the rarest question word the document lacks is (0..1 of the corpus's largest idf; a
+    word no clause uses counts as rarest): “创业担保贷款” missing from a clause about 创业培训 is
+    what makes it not the answer."""
+    total = matched = worst = 0.0
+    for tok, w, hit in _concept_matches(query, doc_tokens, bm25, haystack):
+        total += w
+        if hit:
+            matched += w
+        elif tok not in (DATE_CONCEPT, SHARE_CONCEPT):
+            worst = max(worst, bm25.max_idf if tok not in bm25.postings else w)
+    return (matched / total if total else 0.0), (worst / bm25.max_idf if bm25.max_idf else 0.0)
+
+
 def coverage(query: Query, doc_tokens: frozenset[str], bm25: BM25, haystack: str = "") -> float:
     """Share of the question's concepts (idf-weighted) that the document mentions."""
-    total = matched = 0.0
-    for _tok, w, hit in _concept_matches(query, doc_tokens, bm25, haystack):
-        total += w
-        matched += w if hit else 0.0
-    return matched / total if total else 0.0
-
-
-def rarest_missed(query: Query, doc_tokens: frozenset[str], bm25: BM25, haystack: str = "") -> float:
-    """How rare the rarest question word the document lacks is (0..1 of the corpus's largest
-    idf; a word no clause uses counts as rarest): “创业担保贷款” missing from a clause about
-    创业培训 is what makes it not the answer."""
-    worst = 0.0
-    for tok, w, hit in _concept_matches(query, doc_tokens, bm25, haystack):
-        if not hit and tok not in (DATE_CONCEPT, SHARE_CONCEPT):
-            worst = max(worst, bm25.max_idf if tok not in bm25.postings else w)
-    return worst / bm25.max_idf if bm25.max_idf else 0.0
+    return concept_fit(query, doc_tokens, bm25, haystack)[0]

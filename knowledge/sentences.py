@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from core.text import squash
 from knowledge.embeddings import Embedder, bundled_vectors
 from knowledge.ingest import embed_text
-from knowledge.lexical import BM25, Query, coverage
+from knowledge.lexical import BM25, Query, concept_fit
 from knowledge.textutil import sentences, sha1
 
 _NO_TOKENS: frozenset[str] = frozenset()
@@ -105,15 +105,13 @@ class SentenceIndex:
         out = self.matrix[a:b] @ qv.astype(np.float32)
         return [float(s) if self.has[a + i] else 0.0 for i, s in enumerate(out)]
 
-    def haystacks(self, pos: int) -> list[str]:
-        if pos >= len(self.spans):
-            return []
-        a, b = self.spans[pos]
-        return self.hay[a:b]
-
     def coverages(self, pos: int, query: Query, bm25: BM25) -> list[tuple[str, float]]:
         """Coverage of the question by each unit of the clause (read with its headings)."""
+        return [(unit, cov) for unit, cov, _missed in self.fits(pos, query, bm25)]
+
+    def fits(self, pos: int, query: Query, bm25: BM25) -> list[tuple[str, float, float]]:
+        """(unit, coverage, rarest missed) for each unit of the clause, in one pass each."""
         if pos >= len(self.spans):
             return []
         a, b = self.spans[pos]
-        return [(self.units[j], coverage(query, _NO_TOKENS, bm25, self.hay[j])) for j in range(a, b)]
+        return [(self.units[j], *concept_fit(query, _NO_TOKENS, bm25, self.hay[j])) for j in range(a, b)]
