@@ -37,7 +37,7 @@ from core.config import Settings
 from core.pii import mask_openid, redact
 from forms import registry
 from forms.checks import FactError, validate_answers
-from storage.models import Rating, Ticket, TicketEvent
+from storage.models import Rating, Ticket
 
 router = APIRouter(tags=["work orders"])
 
@@ -134,7 +134,7 @@ def _summary(settings: Settings, t: Ticket) -> dict:
 
 
 def _detail(s: Session, settings: Settings, login: auth.Login, t: Ticket) -> TicketDetail:
-    events = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == t.id).order_by(TicketEvent.at, TicketEvent.id))
+    events = tickets.timeline(s, t)
     rating = s.exec(select(Rating.score).where(Rating.ticket_id == t.id)).first()
     return TicketDetail(
         **_summary(settings, t), description=redact(t.description), openid=mask_openid(t.openid) if t.openid else "",

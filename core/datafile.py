@@ -101,6 +101,12 @@ def _index(node: yaml.Node, path: tuple, lines: dict[tuple, int], loader: yaml.S
             _index(item, path + (i,), lines, loader)
 
 
+def describe(error: Any) -> str:
+    """A pydantic ValidationError in one line per problem: 'slots[2].parser: unknown parser'."""
+    return "; ".join(f"{dotted(e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in error.errors())
+
+
 def dotted(loc: Iterable, inner: bool = False) -> str:
     """('slots', 2, 'when') → 'slots[2].when'; `inner`: the tail of a longer path ('.when')."""
     out = ""

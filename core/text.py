@@ -74,3 +74,8 @@ def squash(text: str) -> str:
 def cn_date(d: date | None) -> str:
     """date(2021, 12, 31) → "2021年12月31日" (the inverse of knowledge.textutil.parse_cn_date)."""
     return f"{d.year}年{d.month}月{d.day}日" if d else ""
+
+
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis where it was cut (a chart label, a template value)."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"

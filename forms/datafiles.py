@@ -16,7 +16,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from core.datafile import dotted
+from core.datafile import describe
 from forms import conditions
 
 
@@ -160,12 +160,6 @@ def validated(model: Any, data: Any, what: str) -> Any:
     except ValidationError as bad:
         raise ValueError(f"{what}: {describe(bad)}") from None
     return data
-
-
-def describe(error: Any) -> str:
-    """A pydantic ValidationError in one line per problem: 'slots[2].parser: unknown parser'."""
-    return "; ".join(f"{dotted(e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in error.errors())
 
 
 # ------------------------------------------------------------------ answer kinds (forms/rules/looks_like.yaml)

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from forms.actions import BUILT_IN
-from forms.datafiles import describe
+from core.datafile import describe
 from forms.definition import FormDef
 from forms.parsing import clean
 from forms.state import Filled

@@ -15,8 +15,8 @@ import re
 from datetime import date
 
 from core.text import cn_date, squash
-from knowledge.answer import book_title, is_expired
-from knowledge.types import Answer, Source
+from knowledge.answer import book_title, is_expired, notice_source, validity
+from knowledge.types import Answer
 
 ISSUE = r"(?:发|印发|下发|发布|出台|制定|出)"
 ASKS = {
@@ -79,9 +79,6 @@ def answer(notice, fields: list[str], today: date) -> Answer:
     lines = [f"{book_title(notice.title)}{'；'.join(said)}。"]
     lines.append(f"适用地区：{notice.region or '未注明'}")
     if notice.valid_until:
-        state = "已到期" if is_expired(notice.valid_until, today) else "有效"
-        lines.append(f"有效期至{cn_date(notice.valid_until)}（{state}）")
-    source = Source(file=notice.file, title=notice.title, doc_number=notice.doc_number, issuer=notice.issuer,
-                    date=notice.date.isoformat() if notice.date else None, region=notice.region,
-                    excerpt=lines[0], expired=is_expired(notice.valid_until, today))
+        lines.append(validity(notice, today))
+    source = notice_source(notice, lines[0], is_expired(notice.valid_until, today))
     return Answer(answer="\n".join(lines), sources=[source], confidence=1.0)

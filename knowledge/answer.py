@@ -149,12 +149,22 @@ def yes_no(types: list[QType], quote: str) -> str:
     return ""
 
 
+def notice_source(notice, excerpt: str, expired: bool) -> Source:
+    """The citation of a notice (a loaded NoticeInfo or a Notice row) as an answer carries it."""
+    return Source(file=notice.file, title=notice.title, doc_number=notice.doc_number, issuer=notice.issuer,
+                  date=notice.date.isoformat() if notice.date else None, region=notice.region, excerpt=excerpt,
+                  expired=expired)
+
+
 def to_source(hit: Hit, excerpt: str, today: date) -> Source:
-    n = hit.notice
-    valid = hit.chunk.valid_until or n.valid_until
-    return Source(file=n.file, title=n.title, doc_number=n.doc_number, issuer=n.issuer,
-                  date=n.date.isoformat() if n.date else None, region=n.region, excerpt=excerpt,
-                  expired=is_expired(valid, today))
+    return notice_source(hit.notice, excerpt, is_expired(hit.chunk.valid_until or hit.notice.valid_until, today))
+
+
+def validity(notice, today: date) -> str:
+    """“有效期至2021年12月31日（已到期）”, or that the notice names no end."""
+    if notice.valid_until:
+        return f"有效期至{cn_date(notice.valid_until)}（{'已到期' if is_expired(notice.valid_until, today) else '有效'}）"
+    return "未注明有效期"
 
 
 def heading_label(path: str, quote: str) -> str:

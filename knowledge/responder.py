@@ -244,13 +244,6 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     return ans
 
 
-def _validity(n, today) -> str:
-    if n.valid_until:
-        state = "已到期" if n.valid_until < today else "有效"
-        return f"有效期至{cn_date(n.valid_until)}（{state}）"
-    return "未注明有效期"
-
-
 def overview(kb, place: tuple[str, str] | None) -> Answer:
     """The place's notices (its own first, then its province's), as numbered choices."""
     index = kb._reload()
@@ -267,9 +260,9 @@ def overview(kb, place: tuple[str, str] | None) -> Answer:
     choices = []
     for n in notices[:MAX_OVERVIEW]:
         when = cn_date(n.date) if n.date else "日期未注明"
-        label = f"{answering.book_title(n.title)}（{n.region or '未注明地区'}，{when}，{_validity(n, today)}）"
+        label = f"{answering.book_title(n.title)}（{n.region or '未注明地区'}，{when}，{answering.validity(n, today)}）"
         headings = _outline(index, n.id)
-        body = "\n".join([f"{answering.citation(n)}", f"适用地区：{n.region or '未注明'}；{_validity(n, today)}",
+        body = "\n".join([f"{answering.citation(n)}", f"适用地区：{n.region or '未注明'}；{answering.validity(n, today)}",
                           "主要内容：" + ("；".join(headings) if headings else "见原文")])
         choices.append(Choice(label=label, answer=body, sources=[]))
     more = f"（另有{len(notices) - MAX_OVERVIEW}份未列出，请问得具体些）" if len(notices) > MAX_OVERVIEW else ""

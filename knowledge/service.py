@@ -327,9 +327,7 @@ class KnowledgeBase:
                         valid = c.valid_until or valid
                         break
         expired = answering.is_expired(valid, self.today())
-        return Source(file=notice.file, title=notice.title, doc_number=notice.doc_number, issuer=notice.issuer,
-                      date=notice.date.isoformat() if notice.date else None, region=notice.region,
-                      excerpt=excerpt, expired=expired)
+        return answering.notice_source(notice, excerpt, expired)
 
     @staticmethod
     def _cited(session, doc_number, file, Notice):

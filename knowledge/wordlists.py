@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from core.datafile import describe
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,8 +69,7 @@ def parsed(model: Any, data: Any, what: str) -> Any:
             return model.validate_python(data or {})
         return model.model_validate(data or {})
     except ValidationError as bad:
-        places = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in bad.errors())
-        raise ValueError(f"{what}: {places}") from None
+        raise ValueError(f"{what}: {describe(bad)}") from None
 
 
 def unknown_concepts(vocabulary: Vocabulary, topics: dict[str, TopicSpec]) -> list[tuple[str, int, str]]:

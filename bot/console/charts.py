@@ -13,6 +13,8 @@ from html import escape
 
 from markupsafe import Markup
 
+from core.text import clip
+
 WIDTH = 360
 ROW = 22  # height of one bar row
 LABEL_W = 62  # the left column of labels in row charts
@@ -35,10 +37,6 @@ def _svg(height: int, body: list[str], label: str) -> Markup:
                   f'font-size="{FONT}" font-family="sans-serif">' + "".join(body) + "</svg>")
 
 
-def _cut(text: str, chars: int) -> str:
-    return text if len(text) <= chars else text[: chars - 1] + "…"
-
-
 def _legend(series: list[tuple[str, str, str]], y: int) -> tuple[list[str], int]:
     """Legend entries (key, label, colour), wrapped over as many lines as they need."""
     out, x = [], 0
@@ -59,7 +57,7 @@ def stacked_rows(rows: list[tuple[str, dict[str, int]]], series: list[tuple[str,
     top = max((sum(v.values()) for _l, v in rows), default=0) or 1
     span = WIDTH - LABEL_W - 34
     for name, values in rows:
-        body.append(f'<text x="0" y="{y + 15}">{escape(_cut(name, 8))}</text>')
+        body.append(f'<text x="0" y="{y + 15}">{escape(clip(name, 8))}</text>')
         x = LABEL_W
         for key, part_label, colour in series:
             n = values.get(key, 0)
@@ -99,7 +97,7 @@ def bars(items: list[tuple[str, int]], label: str, colour: str = BAR) -> Markup:
         body.append(f'<text x="0" y="{FONT + 2}" fill="#6a737d">暂无数据</text>')
         return _svg(ROW, body, label)
     for name, n in items:
-        body.append(f'<text x="0" y="{y + FONT}"><title>{escape(name)}</title>{escape(_cut(name, 28))}</text>')
+        body.append(f'<text x="0" y="{y + FONT}"><title>{escape(name)}</title>{escape(clip(name, 28))}</text>')
         w = max(1.0, (WIDTH - 40) * n / top)
         body.append(f'<rect x="0" y="{y + FONT + 4}" width="{w:.1f}" height="10" fill="{colour}">'
                     f'<title>{escape(name)}：{n}</title></rect>'

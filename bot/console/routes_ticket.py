@@ -26,7 +26,7 @@ from bot.evidence import fetch_missing
 from bot.routing import load_routing
 from bot.wechat import push
 from core.config import Settings
-from storage.models import Evidence, Rating, Ticket, TicketEvent, utcnow
+from storage.models import Evidence, Rating, Ticket, utcnow
 
 MEDIA_KEPT = timedelta(days=3)  # WeChat keeps a follower's media this long
 NOT_YOURS = tickets.NOT_YOURS
@@ -44,8 +44,7 @@ def _ticket(s: Session, login: auth.Login, number: str, lock: bool = False) -> T
 def _ticket_page(request: Request, s: Session, settings: Settings, login: auth.Login, ticket: Ticket, *,
                  reveal: bool = False, error: str = "", status: int = 200) -> Response:
     routing = load_routing(settings)
-    events = s.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
-                    .order_by(TicketEvent.at, TicketEvent.id)).all()
+    events = tickets.timeline(s, ticket)
     evidence = s.exec(select(Evidence).where(Evidence.ticket_id == ticket.id).order_by(Evidence.id)).all()
     rating = s.exec(select(Rating).where(Rating.ticket_id == ticket.id)).first()
     inst_id, others = institutions.others(s, [ticket], login.visible_regions).get(ticket.id, (None, 0))

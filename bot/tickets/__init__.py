@@ -23,7 +23,7 @@ the console and the dialog need not know which part a function lives in.
 from bot.tickets.actions import STAFF_ACTIONS, Action, act
 from bot.tickets.delivery import Carrier, commit_then_deliver, deliver
 from bot.tickets.follower import (by_progress_token, find_own, last_public_reply, own_tickets_text, parse_rating,
-                                  pending_rating, progress_text, public_events, rating_hook, record_rating)
+                                  pending_rating, progress_text, public_events, rating_hook, record_rating, timeline)
 from bot.tickets.lifecycle import (FollowerNotice, NewComplaint, accept, add_event, add_note, assign, assignees,
                                    close, file_complaint, filed_message, find_forwarded, reply, return_for_rework,
                                    reveal_phone, staff_ticket, transfer)
@@ -42,5 +42,6 @@ __all__ = [
     "find_forwarded", "find_own", "holidays", "is_overdue", "last_public_reply", "local_today", "mask_phone",
     "overdue_clause", "own_tickets_text", "parse_rating", "pending_rating", "progress_text", "public_events",
     "queue_query", "rating_hook", "record_rating", "reply", "return_for_rework", "reveal_phone", "staff_ticket",
+    "timeline",
     "transfer",
 ]

@@ -103,13 +103,17 @@ def by_progress_token(session: Session, token: str) -> Optional[Ticket]:
     return session.exec(select(Ticket).where(Ticket.progress_token == token)).first()
 
 
+def timeline(session: Session, ticket: Ticket, public_only: bool = False) -> list[TicketEvent]:
+    """The ticket's events, oldest first (staff see them all: the console and the work-order API)."""
+    query = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)
+    if public_only:
+        query = query.where(TicketEvent.public == True, TicketEvent.action != "created")  # noqa: E712
+    return list(session.exec(query.order_by(TicketEvent.at, TicketEvent.id)).all())
+
+
 def public_events(session: Session, ticket: Ticket) -> list[TicketEvent]:
     """What the follower may see of the timeline (受理, 答复, 办结 …), oldest first."""
-    return list(session.exec(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id, TicketEvent.public == True,  # noqa: E712
-                                  TicketEvent.action != "created")
-        .order_by(TicketEvent.at, TicketEvent.id)
-    ).all())
+    return timeline(session, ticket, public_only=True)
 
 
 def own_tickets_text(session: Session, openid: str, limit: int = 5) -> str:

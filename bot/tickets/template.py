@@ -20,6 +20,7 @@ from bot.tickets.lifecycle import FollowerNotice, new_progress_token
 from core.clock import CHINA
 from core.config import Settings
 from core.pii import redact
+from core.text import clip
 from storage.models import Ticket
 
 VALUE_MAX = 20  # WeChat cuts (or refuses) longer keyword values
@@ -35,8 +36,7 @@ class TemplateMessage:
 
 def cut(text: str, limit: int = VALUE_MAX) -> str:
     """One line of at most `limit` characters, an ellipsis where it was cut."""
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return clip(" ".join((text or "").split()), limit)
 
 
 def progress_path(ticket: Ticket) -> str:
