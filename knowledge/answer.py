@@ -70,17 +70,18 @@ def readable(text: str) -> str:
 
 
 def best_quote(text: str, unit_scores: list[tuple[str, float]] | None, limit: int = MAX_QUOTE,
-               include: set[int] | None = None) -> str:
+               include: set[int] | None = None, question: str = "", types: list[QType] | None = None) -> str:
     """The clause whole when it is short; else its best unit (and the units in `include`: the
     best one for each part of a multi-part question), widened to the neighbours that also score
-    well while the quote stays short."""
+    well while the quote stays short. A quote still too long is cut to the stretch that holds
+    the question's words and the fact asked (`window`)."""
     text = readable(text)
     if len(text) <= limit:
         return text
     units = [readable(u) for u, _ in unit_scores] if unit_scores and len(unit_scores) > 1 else sentences(text)
     scores = [sc for _, sc in unit_scores] if unit_scores and len(unit_scores) == len(units) else [0.0] * len(units)
     if len(units) <= 1:
-        return text[: limit - 1] + "…"
+        return window(text, limit, question, types or [])
     best = max(range(len(units)), key=lambda i: (scores[i], -i))
     chosen = {best} | {i for i in (include or set()) if i < len(units)}
     length = sum(len(units[i]) for i in chosen)
@@ -92,7 +93,45 @@ def best_quote(text: str, unit_scores: list[tuple[str, float]] | None, limit: in
     if length < 60 and best + 1 < len(units) and length + len(units[best + 1]) <= limit:
         chosen.add(best + 1)  # a very short sentence needs the one after it
     quote = "".join(units[i] for i in sorted(chosen))
-    return quote if len(quote) <= limit else quote[: limit - 1] + "…"
+    return quote if len(quote) <= limit else window(quote, limit, question, types or [])
+
+
+def window(text: str, limit: int, question: str = "", types: list[QType] | None = None) -> str:
+    """`text` cut to `limit` characters at clause commas: the run of fragments that shares the
+    most words with the question and states the fact asked, so a long sentence's cut never drops
+    the very words asked about (“…由培训机构按照谁出钱补贴补给谁的原则…”). Without a
+    question: the beginning."""
+    frags = [f for f in _FRAGMENT_SPLIT.split(text) if f]
+    if not question or len(frags) < 2:
+        return text[: limit - 1] + "…"
+    asked = _bigrams(question)
+    grams = [_bigrams(f) & asked for f in frags]
+    # a word of the question that runs through the whole clause (its subject, a place name)
+    # says little about where the answer is: each shared word counts 1 / the fragments holding it
+    spread: dict[str, int] = {}
+    for g in grams:
+        for x in g:
+            spread[x] = spread.get(x, 0) + 1
+    facts = [m.start() for m in fact_matches(types or [], text)]
+    gain, pos = [], 0
+    for f, g in zip(frags, grams):
+        gain.append(sum(1 / spread[x] for x in g) + 2 * any(pos <= p < pos + len(f) for p in facts))
+        pos += len(f)
+    best, span = (-1.0, 0, 0), (0, -1)
+    for a in range(len(frags)):
+        size, total = 0, 0.0
+        for b in range(a, len(frags)):
+            size += len(frags[b])
+            if size > limit - 2:
+                break
+            total += gain[b]
+            if (round(total, 6), size, -a) > best:
+                best, span = (round(total, 6), size, -a), (a, b)
+    a, b = span
+    if b < a:  # the first fragment alone is too long
+        return text[: limit - 1] + "…"
+    quote = "".join(frags[a:b + 1]).rstrip("，,；;：:")
+    return ("…" if a > 0 else "") + quote + ("…" if b < len(frags) - 1 else "")
 
 
 def family_quote(hit: Hit, types: list[QType]) -> str:
@@ -205,7 +244,7 @@ def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limi
         typed = fact_units(types, [readable(u) for u, _sc in units])
         if typed and len(units) > 1:
             include = (include or set()) | {max(typed, key=lambda j: units[j][1])}
-        quote = best_quote(hit.chunk.text, hit.sentence_scores, limit, include)
+        quote = best_quote(hit.chunk.text, hit.sentence_scores, limit, include, question, types)
     n = hit.notice
     heading = heading_label(hit.family[0].heading_path if listed else hit.chunk.heading_path, quote)
     valid = hit.chunk.valid_until or n.valid_until

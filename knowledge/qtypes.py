@@ -29,10 +29,17 @@ def _re(text: str) -> re.Pattern:
 # a number: digits, or Chinese numerals that hold a digit word — a bare 万/千/百 is a unit, so the
 # blank "××万元" of a form to fill in states no amount
 NUM = r"(?:\d+(?:\.\d+)?|[一二三四五六七八九十百千万两]*[一二三四五六七八九十两][一二三四五六七八九十百千万两]*)"
+# a sum of money asked by what it is for (“要交多少学费”, “要多少注册资金”, “面值多少”) or by paying
+# (“交多少”); “经费有多少用于…” or “工资总额的多少” ask a share, and 多少 before a measure word a count
+_MEASURE_NEXT = r"(?![人个家名次项天月年分种所期批学员])"
+MONEY_ASKED = (r"多少(?:注册)?(?:资金|学费|费用|\S{0,2}费)(?!用于|用在)|(?:学费|面值|费用|\S费)(?:是|要|得|大概)?多少" + _MEASURE_NEXT +
+               r"|(?:交|缴|花|付|掏)多少" + _MEASURE_NEXT)
 QTYPES: tuple[QType, ...] = (
-    QType("amount", _re(r"多少钱|多少元|几块|几千|几百|钱|补多少|补贴多少|给多少|发多少|标准是|补贴标准|金额|费用|奖金|奖励多少"),
+    QType("amount", _re(r"多少钱|多少元|几块|几千|几百|钱|补多少|补贴多少|给多少|发多少|标准是|补贴标准|金额|费用|奖金|奖励多少|"
+                        + MONEY_ASKED),
           _re(NUM + r"\s*(?:元|万元|块)"),
-          _re(r"多少钱|多少元|多少块|几块钱|几千块|几百块|补多少|给多少|发多少|补贴多少|标准是多少|金额是多少|多少奖金|奖金多少|奖励多少")),
+          _re(r"多少钱|多少元|多少块|几块钱|几千块|几百块|补多少|给多少|发多少|补贴多少|标准是多少|金额是多少|多少奖金|奖金多少|奖励多少|"
+              + MONEY_ASKED)),
     QType("duration", _re(r"多久|多长|几天|几个月|几年|期限|时长|几小时|几个小时|几课时|几学时|多少课时|多少学时|多少天|多少分钟|几分钟"),
           _re(NUM + r"\s*(?:个工作日|个月|天|日|年|小时|课时|学时|分钟|周)|最长|期限")),
     QType("deadline", _re(r"最迟|最晚|截止|截至|之前|以前|哪天前|什么时候前|期限"),
@@ -57,13 +64,22 @@ QTYPES: tuple[QType, ...] = (
           _re(r"取消|暂停|追回|退还|清退|责任|黑名单|通报|处理|追究|移交")),
     QType("who", _re(r"哪个部门|谁负责|责任单位|哪个单位|找谁|哪家单位|谁来"),
           _re(r"责任单位|局|部门|负责|牵头|配合")),
+    QType("size", _re(r"多大|多宽|多高|多远|多重|面积|多少平|几平|多少米|多少公里|多少公斤"),
+          _re(NUM + r"\s*(?:平方米|平米|㎡|米|公里|千米|公斤|千克|吨)")),
+    # a bare 多少 / 几成 with no measure word (“能抵多少”, “占多少”): some figure, whatever its unit;
+    # read only when no other concrete type is asked (asked_types)
+    QType("quantity", _re(r"多少|几成|几倍|几分"),
+          _re(r"\d+(?:\.\d+)?\s*(?:%|％|‰|倍|成)|" + NUM + r"\s*(?:分|元|万|个|人|名|位|次|天|日|月|年|小时|课时|学时|分钟|"
+              r"项|家|所|类|种|期|批|张|本|台|门|条|平方米|米)")),
 )
+GENERIC = "quantity"
 
 
-CONCRETE = ("amount", "duration", "deadline", "date", "count", "share", "contact")
-FIGURES = tuple(name for name in CONCRETE if name != "date")  # “什么时候” may be answered by “结业前”
+CONCRETE = ("amount", "duration", "deadline", "date", "count", "share", "contact", "size", GENERIC)
+# “什么时候” may be answered by “结业前”; a bare 多少 may ask “多少人” or “哪些”
+FIGURES = tuple(name for name in CONCRETE if name not in ("date", GENERIC))
 FIGURE_WORDS = {"amount": "具体金额", "duration": "具体时长", "deadline": "截止时间", "count": "具体数量",
-                "share": "具体比例", "contact": "联系方式"}  # what a refusal says the notice leaves out
+                "share": "具体比例", "contact": "联系方式", "size": "具体面积或尺寸"}  # what a refusal says the notice leaves out
 
 
 # The measure words of Chinese counting, grouped by what they measure: asked “多少人”, a clause
@@ -119,6 +135,8 @@ def asked_types(question: str) -> list[QType]:
         ends = [m.end() for m in t.asks.finditer(question)]
         if ends:
             found.append((max(ends), t))
+    if any(t.name in CONCRETE and t.name != GENERIC for _end, t in found):
+        found = [(end, t) for end, t in found if t.name != GENERIC]
     return [t for _end, t in sorted(found, key=lambda x: -x[0])]
 
 

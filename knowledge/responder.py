@@ -20,7 +20,7 @@ from knowledge.families import QUOTE_LIMIT
 from knowledge.index import Hit, SearchContext
 from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
-from knowledge.qtypes import FIGURE_WORDS, asked_types, figures_asked
+from knowledge.qtypes import FIGURE_WORDS, asked_types, fact_matches, figures_asked
 from knowledge.years import unmet_year
 from knowledge.questions import is_overview, split_parts
 from knowledge.regions import COVERS, covered_by, region_matches
@@ -199,18 +199,25 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     today = kb.today()
     retrieved = [(part, *retrieve(kb, part, region, context=question.replace(part, " "))[1:]) for part in parts]
     anchor, whole = None, None
-    if any(not hits or hits[0].score < limit for _p, hits, _c in retrieved):
-        # a part too short to stand alone (“一个班最多多少人？”) is still answered when its best
-        # clause is the one the whole message, read at once, is confidently about
+    if any(not hits or hits[0].score < limit or unstated(hits[0], ctx) for _p, hits, ctx in retrieved):
+        # a part too short to stand alone (“一个班最多多少人？”), or whose best clause lacks the
+        # figure it asks, is still answered by the clause the whole message, read at once, is
+        # confidently about
         whole = retrieve(kb, question, region)
         top = whole[1][0] if whole[1] else None
         if top is not None and top.score >= limit and not referred(top):
             anchor = top.chunk.id
     found: list[tuple[str, Hit | None, object]] = []
     for part, hits, ctx in retrieved:
-        sure = hits and (hits[0].score >= limit or hits[0].chunk.id == anchor)
-        usable = sure and not referred(hits[0]) and not unstated(hits[0], ctx)
-        found.append((part, hits[0] if usable else None, ctx))
+        usable = lambda h, c=ctx: (h.score >= limit or h.chunk.id == anchor) and not referred(h) and not unstated(h, c)  # noqa: E731
+        pick = hits[0] if hits and usable(hits[0]) else None
+        if pick is None:
+            # the clause the whole message is about, further down the part's candidates, when it
+            # states the kind of fact the part asks (“最晚哪天交？” → its deadline) or holds most of
+            # the part's own words (not “另外管不管住宿” after a question about the subsidy)
+            pick = next((h for h in hits[1:] if h.chunk.id == anchor and usable(h)
+                         and (fact_matches(ctx.types, h.chunk.text) or h.features["coverage"] >= 0.5)), None)
+        found.append((part, pick, ctx))
     answered = [(p, h, c) for p, h, c in found if h is not None]
     if not answered:
         return refuse(kb, place)

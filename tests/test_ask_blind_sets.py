@@ -12,7 +12,10 @@ refused; the bounds below are those figures. Set F (2026-12-03, a fresh helper) 
 untouched at 53/60 and 12/12; with the measure-word, year and notice-header mechanisms of the
 session after (tuned on tests/data/validation only) B is 51/60, E 47/60 and F 54/60, the bounds
 for those three. Set G (2026-12-03, another fresh helper, after those mechanisms) scored once
-untouched: 50/60, 2/60 answerable refused, 12/12.
+untouched: 50/60, 2/60 answerable refused, 12/12. Set H (a fresh helper, the next session, before
+its changes) scored once untouched: 51/60, 2/60, 12/12. With that session's part anchor, quote
+window and fact types (tuned on tests/data/train and validation t6–t9 only), D is 42/60 and E
+50/60; their bounds keep one of slack.
 """
 from __future__ import annotations
 
@@ -27,10 +30,11 @@ pytestmark = pytest.mark.db
     ("2026-12-02_set_a", 10, 1),
     ("2026-12-02_set_b", 9, 2),
     ("2026-12-02_set_c", 16, 1),
-    ("2026-12-02_set_d", 20, 2),
-    ("2026-12-02_set_e", 13, 0),
+    ("2026-12-02_set_d", 19, 2),
+    ("2026-12-02_set_e", 11, 0),
     ("2026-12-03_set_f", 6, 0),
     ("2026-12-03_set_g", 10, 0),
+    ("2026-12-03_set_h", 9, 0),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")

@@ -124,3 +124,42 @@ def test_a_question_about_a_notice_itself_is_answered_from_its_header(http):
     # money paid out is no notice's date, and a notice nobody can tell apart is not guessed
     assert "印发日期" not in ask(http, "以工代训补贴什么时候发")["answer"]
     assert "印发日期" not in ask(http, "这个通知是哪天发的")["answer"]
+
+
+def test_a_part_whose_best_clause_lacks_its_figure_is_answered_by_the_whole_messages_clause(http):
+    """“最晚哪天交？交给哪个科？”: the first part alone finds a clause with no deadline; the clause
+    the whole message is about states it, and answers both parts."""
+    body = ask(http, "临沂应急局让县区报高危企业能领技能提升补贴的名单，最晚哪天交？交给市局哪个科？")
+    assert body["refused"] is False
+    assert "10月19日前" in body["answer"] and "规划统计科" in body["answer"], body["answer"]
+    assert "没有找到答案" not in body["answer"]
+
+
+def test_a_long_sentence_is_cut_around_the_words_asked(http):
+    """The answer to “按啥原则发” sits at the end of a 200-character sentence: the cut quote keeps
+    it, and says where it was cut."""
+    body = ask(http, "临沂高危企业安全技能补贴的钱申领到位以后，培训机构按啥原则发")
+    assert "谁出钱补贴补给谁" in body["answer"], body["answer"]
+
+
+def test_fact_types_hold_for_any_wording():
+    from knowledge.qtypes import asked_types, figures_asked
+
+    names = lambda ts: [t.name for t in ts]  # noqa: E731
+    assert names(figures_asked("培训教室最小得多大")) == ["size"]
+    assert names(asked_types("学校的培训工作量能折算多少")) == ["quantity"]  # a bare 多少: some figure
+    assert names(asked_types("补贴多少钱")) == ["amount"]  # the generic type only when nothing else is asked
+    assert "quantity" not in names(figures_asked("能折算多少"))  # never a reason to refuse
+    for money in ("办学要多少注册资金", "考试费要交多少", "培训券一张面值多少"):
+        assert names(figures_asked(money)) == ["amount"], money
+    for share in ("职工教育经费要有多少用于一线职工", "最多按工资总额的多少扣除", "一个班最多能收多少学员"):
+        assert "amount" not in names(figures_asked(share)), share
+
+
+def test_a_cut_quote_keeps_the_stretch_that_holds_the_question():
+    from knowledge.answer import window
+
+    text = "各县区局要做好宣传，" * 12 + "资金到位后，由培训机构按照谁出钱补贴补给谁的原则发放。"
+    cut = window(text, 60, "按什么原则发")
+    assert "谁出钱补贴补给谁的原则" in cut and cut.startswith("…") and len(cut) <= 60
+    assert window(text, 60) == text[:59] + "…"  # without a question: the beginning
