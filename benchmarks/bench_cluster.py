@@ -236,6 +236,7 @@ def profile(stack: Stack, args) -> list[subprocess.Popen]:
     tag = stack.name.split(",")[0]
     return [subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(args.duration)),
                               "--rate", "50", "--format", args.profile_format, "--nonblocking",
+                              *(["--gil"] if args.profile_cpu else []),
                               "-o", str(out / f"{tag}-{i}.{'svg' if args.profile_format == 'flamegraph' else 'txt'}")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for i, pid in enumerate(stack.pids)]
@@ -260,6 +261,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
     ap.add_argument("--profile", metavar="DIR", help="py-spy every worker during the load; profiles in DIR")
+    ap.add_argument("--profile-cpu", action="store_true",
+                    help="sample only the thread holding the GIL: where the CPU goes, not the waits")
     ap.add_argument("--profile-format", default="raw", choices=["raw", "flamegraph", "speedscope"],
                     help="raw: collapsed stacks (one line per stack, count last), for grep and sort")
     args = ap.parse_args()

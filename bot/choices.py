@@ -14,10 +14,11 @@ import re
 from datetime import timedelta
 from typing import Optional, Union
 
+from bot import turn_values
 from core.turn import Turn
 from knowledge.types import Answer, Choice
-from storage.models import KeyValue, utcnow
 
+PREFIX = turn_values.declare("choices")  # KeyValue "choices:<openid>" (bot/notice_admin.py drops them too)
 MAX_CHOICES = 9  # one digit each (a region's notices in an overview)
 TTL = timedelta(minutes=30)
 SHORT_LABEL = 24  # characters, "…" included
@@ -38,34 +39,19 @@ def _block(labels: list[str]) -> str:
     return "\n\n回复数字查看：\n" + "\n".join(f"{i} {label}" for i, label in enumerate(labels, 1))
 
 
-def _key(turn: Turn) -> str:
-    return f"choices:{turn.follower.openid}"
-
-
-def _row(turn: Turn) -> Optional[KeyValue]:
-    row = turn.session.get(KeyValue, _key(turn))
-    return None if row in turn.session.deleted else row  # withdrawn earlier in this turn
-
-
 def offer(turn: Turn, choices: list[Choice]) -> None:
     """Remember the choices an answer shows (none: forget any earlier offer)."""
-    row = _row(turn)
     if not choices:
-        if row is not None:
-            turn.session.delete(row)
+        turn_values.drop(turn, PREFIX)
         return
     value = json.dumps([c.model_dump() for c in choices[:MAX_CHOICES]], ensure_ascii=False)
-    now = utcnow()
-    if row is None:
-        turn.session.add(KeyValue(key=_key(turn), value=value, expires_at=now + TTL))
-    else:
-        row.value, row.expires_at, row.updated_at = value, now + TTL, now
+    turn_values.put(turn, PREFIX, value, TTL)
 
 
 def pending(turn: Turn) -> list[Choice]:
     """The choices on offer, unless they expired."""
-    row = _row(turn)
-    if row is None or row.expires_at is None or row.expires_at <= utcnow():
+    row = turn_values.get(turn, PREFIX)
+    if not turn_values.live(row):
         return []
     return [Choice.model_validate(c) for c in json.loads(row.value)]
 

@@ -19,11 +19,11 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Optional
 
+from bot import turn_values
 from bot.dialog.registry import RunKey
 from core.turn import Turn
 from knowledge.types import Answer
 from knowledge.unanswered import QuestionLog, clean_question
-from storage.models import KeyValue, utcnow
 
 if TYPE_CHECKING:
     from bot.dialog.registry import Registry
@@ -40,48 +40,25 @@ HUMAN = ("人工服务：请拨打12333人社服务热线（工作时间）咨�
          "您刚才的问题已转给工作人员，他们会看到并补充答复。")
 
 
-def _answered_key(turn: Turn) -> str:
-    return f"answered:{turn.follower.openid}"
+ANSWERED = turn_values.declare("answered")  # KeyValue "answered:<openid>": the last answer
+OFFER = turn_values.declare("unhelpful")  # "unhelpful:<openid>": 没用's two ways on
 
 
-def _offer_key(turn: Turn) -> str:
-    return f"unhelpful:{turn.follower.openid}"
-
-
-def _get(turn: Turn, key: str) -> Optional[KeyValue]:
-    row = turn.session.get(KeyValue, key)
-    if row is None or row in turn.session.deleted:
-        return None
-    return row
-
-
-def _put(turn: Turn, key: str, value: str) -> None:
-    now = utcnow()
-    row = _get(turn, key)
-    if row is None:
-        turn.session.add(KeyValue(key=key, value=value, expires_at=now + TTL))
-    else:
-        row.value, row.expires_at, row.updated_at = value, now + TTL, now
-
-
-def _take(turn: Turn, key: str) -> Optional[str]:
+def _take(turn: Turn, prefix: str) -> Optional[str]:
     """The value if it has not expired; the row is gone either way."""
-    row = _get(turn, key)
-    if row is None:
-        return None
-    turn.session.delete(row)
-    return row.value if row.expires_at is not None and row.expires_at > utcnow() else None
+    row = turn_values.drop(turn, prefix)
+    return row.value if turn_values.live(row) else None
 
 
 def remember(turn: Turn, question: str, ans: Answer) -> None:
     """After a Q&A reply: an answer can be marked 没用 for 30 minutes; a refusal cannot (the
     log has it already)."""
     if ans.refused:
-        _take(turn, _answered_key(turn))
+        _take(turn, ANSWERED)
         return
     value = json.dumps({"key": ans.log_key, "question": clean_question(question),
                         "region": turn.follower.region}, ensure_ascii=False)
-    _put(turn, _answered_key(turn), value)
+    turn_values.put(turn, ANSWERED, value, TTL)
 
 
 _fallback: dict[str, QuestionLog] = {}
@@ -100,8 +77,8 @@ def _log_for(turn: Turn) -> QuestionLog:
 
 def unhelpful_command(turn: Turn, match: "re.Match[str]") -> str:
     """没用: mark the last answer (within 30 minutes) and offer the complaint or a human."""
-    raw = _take(turn, _answered_key(turn))
-    _put(turn, _offer_key(turn), "1")
+    raw = _take(turn, ANSWERED)
+    turn_values.put(turn, OFFER, "1", TTL)
     if raw is None:
         return NOTHING
     try:
@@ -114,9 +91,9 @@ def unhelpful_command(turn: Turn, match: "re.Match[str]") -> str:
 
 def offer_hook(turn: Turn, text: str) -> Optional[str | RunKey]:
     """Before the menu digits: 1 or 2 after 没用's offer; any other message withdraws it."""
-    if _get(turn, _offer_key(turn)) is None:
+    if turn_values.get(turn, OFFER) is None:
         return None
-    pending = _take(turn, _offer_key(turn))
+    pending = _take(turn, OFFER)
     if pending is None or text not in ("1", "2"):
         return None
     if text == "2":

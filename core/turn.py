@@ -37,3 +37,6 @@ class Turn:
     session: Session
     settings: Settings
     kb: Any  # knowledge.service.KnowledgeBase (core names no layer above it)
+    # the follower's short-lived KeyValue rows read with the follower row, by key (None: absent);
+    # bot/turn_values.py reads and writes them, a key not in here is looked up on its own
+    values: dict[str, Any] = field(default_factory=dict)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -38,6 +39,7 @@ from storage.models import Chunk, IndexState, Notice
 
 log = logging.getLogger(__name__)
 POOL = 30  # candidates taken from each leg
+DENSE_CACHE = 512  # query texts whose vector-store neighbours are remembered (per version)
 _CHAR_OK = re.compile(r"[\w\u3400-\u9fff]")
 _YEAR = re.compile(r"20\d\d")
 _FORM_DATE = re.compile(r"(?<![\d〇零一二三四五六七八九十])年\s*月\s*日")  # a form's blank date: a template, not a rule
@@ -140,6 +142,8 @@ class HybridIndex:
         self.embedder = embedder
         self.vectors = vectors
         self.version = -1
+        self._dense_cache: dict[tuple[int, str], list[tuple[int, float]]] = {}  # oldest first
+        self._dense_lock = threading.Lock()
         self._state = _State([], {}, {}, BM25([]), BM25([]), SentenceIndex.empty())
 
     @staticmethod
@@ -177,8 +181,26 @@ class HybridIndex:
         if self.vectors is not None and self.version != -1:
             self.vectors.reopen()
         self.version = version
+        with self._dense_lock:
+            self._dense_cache = {}  # another version's neighbours are never read again
         log.info("index loaded: %d notices, %d chunks, %d sentences (%d without vectors), version %d",
                  len(notices), len(chunks), len(sents.units), len(sents.missing), version)
+
+    def _dense(self, text: str, qv: np.ndarray) -> list[tuple[int, float]]:
+        """The vector store's nearest chunks for this query text, remembered for the loaded
+        version (a vector store's contents move only with a version bump: ingests, edits, the
+        background filler's batches). A popular question costs the Chroma server one query per
+        worker and version, not one per asker. Only while the store is healthy: in an outage
+        every query goes to the store as before (VectorsUnavailable: the lexical legs answer)."""
+        key = (self.version, text)
+        found = self._dense_cache.get(key) if self.vectors.healthy else None
+        if found is None:
+            found = self.vectors.query(qv, POOL)
+            with self._dense_lock:
+                self._dense_cache[key] = found
+                while len(self._dense_cache) > DENSE_CACHE:
+                    self._dense_cache.pop(next(iter(self._dense_cache)))
+        return found
 
     @property
     def missing_sentences(self) -> list[str]:
@@ -199,7 +221,7 @@ class HybridIndex:
         try:
             qv = self.embedder.queries([dense_text or query.text])[0]
             if self.vectors is not None:
-                for r, (cid, sim) in enumerate(self.vectors.query(qv, POOL)):
+                for r, (cid, sim) in enumerate(self._dense(dense_text or query.text, qv)):
                     i = st.by_id.get(cid)
                     if i is not None:
                         dense_rank[i], dense_sim[i] = r, sim

@@ -14,7 +14,8 @@ is a database change with a version bump like an ingest: every worker reloads an
 a withdrawn notice is never a citation here either (`source_for`, `source_for_file`).
 An admin's taught answer
 (taught.py) comes before retrieval; the server's questions are logged after the answer
-(unanswered.py), off the request path.
+(unanswered.py), off the request path. What depends only on the loaded notices — a ranked
+extractive answer, a form rule's citation — is remembered per version and day (per_version.py).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from knowledge.index import HybridIndex
 from knowledge.lifecycle import normal_doc_number
 from knowledge.ingest import collect_files, ingest_file, ingest_lock
 from knowledge.normalise import normalise_question
+from knowledge.per_version import VersionMemo
 from knowledge.types import Answer, Source
 from knowledge.vector_fill import VectorFiller
 from knowledge.vectors import VectorStore
@@ -69,6 +71,7 @@ class KnowledgeBase:
         self._thread: threading.Thread | None = None
         self._index: HybridIndex | None = None
         self._last_check = 0.0
+        self.memo = VersionMemo(lambda: (self._reload().version, self.today()))
         self.filler = VectorFiller(self)
 
     # ------------------------------------------------------------------ lifecycle
@@ -228,7 +231,7 @@ class KnowledgeBase:
             taught = self.taught.lookup(question, region)
         except Exception:  # a broken taught answer must not take the answer down
             log.exception("taught-answer lookup failed")
-        ans, taught_id = taught if taught is not None else (responder.ask(self, question, region), None)
+        ans, taught_id = taught if taught is not None else (self._ranked(question, region), None)
         # at INFO, with the request's id; the log filter masks phone and ID numbers in it
         log.info("asked %r: %s", (question or "")[:200], "refused" if ans.refused else "answered")
         for hook in ANSWER_HOOKS:
@@ -244,6 +247,14 @@ class KnowledgeBase:
             except Exception:
                 log.exception("question log failed")
         return ans
+
+    def _ranked(self, question: str, region: str | None) -> Answer:
+        """The ranked answer (knowledge/responder.py); an extractive one is the same for every
+        asker of this text and region until the version or the day moves, so it is remembered."""
+        if self.chat_model is not None:  # a generated answer is the model's, each time
+            return responder.ask(self, question, region)
+        return self._per_version("answer", (question, region, self.use_synonyms),
+                                 lambda: responder.ask(self, question, region))
 
     def embedder_name(self) -> str | None:
         index = self._index
@@ -292,8 +303,16 @@ class KnowledgeBase:
         self._reload(force=True)
         return self.notice(notice_id)["notice"]
 
+    def _per_version(self, what: str, args: tuple, make):
+        """`make()` remembered for the loaded version and the day (knowledge/per_version.py);
+        computed afresh until the first load."""
+        return self.memo.get((what, *args), make) if self.ready else make()
+
     def is_withdrawn(self, doc_number: str | None = None, file: str | None = None) -> bool:
         """Whether the notice a form rule cites (by 文号, else by file) is withdrawn."""
+        return self._per_version("withdrawn", (doc_number, file), lambda: self._is_withdrawn(doc_number, file))
+
+    def _is_withdrawn(self, doc_number: str | None, file: str | None) -> bool:
         from storage.models import Notice
 
         with session_scope(self.settings.db_url) as session:
@@ -344,6 +363,9 @@ class KnowledgeBase:
 
     def source_for(self, doc_number: str, excerpt: str = "") -> Source:
         """A citation for a notice known by its 文号 (used by the forms' rules)."""
+        return self._per_version("doc", (doc_number, excerpt), lambda: self._source_for(doc_number, excerpt))
+
+    def _source_for(self, doc_number: str, excerpt: str) -> Source:
         from storage.models import Notice
 
         with session_scope(self.settings.db_url) as session:
@@ -354,6 +376,9 @@ class KnowledgeBase:
 
     def source_for_file(self, file: str, excerpt: str = "") -> Source:
         """A citation for a notice without 文号, known by its file (e.g. 001_6600b079cd80ab91)."""
+        return self._per_version("file", (file, excerpt), lambda: self._source_for_file(file, excerpt))
+
+    def _source_for_file(self, file: str, excerpt: str) -> Source:
         from storage.models import Notice
 
         with session_scope(self.settings.db_url) as session:

@@ -7,8 +7,10 @@ same log through `mark_unhelpful`. Why a writer thread: logging must never slow 
 answer — grouping embeds the question and compares it with the open groups, and on SQLite a
 second connection writing while the chat turn holds the write lock would wait. So `record`
 only builds a small job (masked text, kind, place, topic, top notice) and queues it; one thread
-per process writes each job in its own short transaction (one insert, one insert or update),
-and a failure is logged, never raised. A queue that is full drops the job (and says so).
+per process writes what has queued up in one short transaction (per job one insert, one insert
+or update; under load one commit serves many answers, where it was one per answer), and a
+failure is logged, never raised — the batch is then written again job by job, so a bad entry
+costs only itself. A queue that is full drops the job (and says so).
 Phone numbers and 18-digit ID numbers are masked before anything is queued.
 """
 from __future__ import annotations
@@ -32,7 +34,7 @@ from knowledge import paraphrase
 from knowledge.insights import topic_of
 from knowledge.normalise import normalise_question
 from knowledge.types import Answer
-from storage.db import session_scope
+from storage.db import insert_row, session_scope
 from storage.models import AskLog, UnansweredQuestion, utcnow
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ MAX_QUESTION = 300  # characters kept of a question
 MAX_PHRASINGS = 5  # distinct phrasings kept per group (each with its vector)
 CANDIDATES = 500  # open groups compared with a new question (the most recently asked)
 QUEUE_SIZE = 1000
+BATCH = 50  # queued entries written in one transaction
 
 Vectoriser = Callable[[str], Optional[np.ndarray]]
 
@@ -92,16 +95,24 @@ def unpack(texts: list[str], blob: bytes | None, stored_by: str, embedder_name: 
     return out
 
 
+Write = Callable[[object], None]  # a job's writes, given the batch's session
+Job = Callable[[], Optional[Write]]  # a job: its work outside the transaction (the embedding)
+
+
 @dataclass
 class _Writer:
-    """One daemon thread per process writing queued jobs, each in its own transaction."""
+    """One daemon thread per process writing queued jobs. What has queued up meanwhile is
+    written in one transaction (up to BATCH jobs: under load one commit serves many answers);
+    when that fails, each job of the batch is written again in its own, so one bad entry
+    costs only itself."""
 
+    url: Callable[[], str]
     name: str = "question-log"
-    jobs: "queue.Queue[Callable[[], None]]" = field(default_factory=lambda: queue.Queue(QUEUE_SIZE))
+    jobs: "queue.Queue[Job]" = field(default_factory=lambda: queue.Queue(QUEUE_SIZE))
     thread: threading.Thread | None = None
     guard: threading.Lock = field(default_factory=threading.Lock)
 
-    def submit(self, job: Callable[[], None]) -> None:
+    def submit(self, job: Job) -> None:
         with self.guard:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -113,13 +124,44 @@ class _Writer:
 
     def _run(self) -> None:
         while True:
-            job = self.jobs.get()
+            batch = [self.jobs.get()]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                job()
-            except Exception:  # never up to the asker: the answer has long gone out
-                log.exception("question log: writing failed")
+                self._write([w for w in map(self._prepare, batch) if w is not None])
             finally:
-                self.jobs.task_done()
+                for _ in batch:
+                    self.jobs.task_done()
+
+    @staticmethod
+    def _prepare(job: Job) -> Optional[Write]:
+        try:
+            return job()
+        except Exception:  # never up to the asker: the answer has long gone out
+            log.exception("question log: preparing an entry failed")
+            return None
+
+    def _write(self, writes: list[Write]) -> None:
+        if not writes:
+            return
+        try:
+            with session_scope(self.url()) as s:
+                for write in writes:
+                    write(s)
+            return
+        except Exception:
+            if len(writes) == 1:
+                log.exception("question log: writing failed")
+                return
+        for write in writes:  # one at a time: only the bad one is lost
+            try:
+                with session_scope(self.url()) as s:
+                    write(s)
+            except Exception:
+                log.exception("question log: writing failed")
 
     def flush(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -137,7 +179,7 @@ class QuestionLog:
         self.settings = settings
         self._vectorise = vectorise
         self._embedder_name = embedder_name or (lambda: None)
-        self._writer = _Writer()
+        self._writer = _Writer(lambda: self.settings.db_url)
 
     # ------------------------------------------------------------------ writing
     def record(self, question: str, region: str | None, ans: Answer, *, threshold: float,
@@ -191,24 +233,24 @@ class QuestionLog:
             log.exception("question log: embedding failed")
             return None
 
-    def _write(self, row: dict, grouped: str | None) -> None:
+    def _write(self, row: dict, grouped: str | None) -> Write:
         vector = self._vector(row["question"]) if grouped else None
-        with session_scope(self.settings.db_url) as s:
-            entry = AskLog(**row)
-            if grouped:
-                entry.group_id = self._count(s, row["question"], grouped, vector, row["at"])
-            s.add(entry)
 
-    def _write_part(self, text: str, place: str | None) -> None:
+        def write(s) -> None:
+            group = self._count(s, row["question"], grouped, vector, row["at"]) if grouped else None
+            insert_row(s, AskLog, **row, group_id=group)
+        return write
+
+    def _write_part(self, text: str, place: str | None) -> Write:
         """Count an unanswered part in its group (the message itself has its AskLog row)."""
         vector = self._vector(text)
-        with session_scope(self.settings.db_url) as s:
-            self._count(s, text, "refused", vector, utcnow())
+        return lambda s: self._count(s, text, "refused", vector, utcnow())
 
-    def _write_unhelpful(self, key: str | None, text: str, place: str | None) -> None:
+    def _write_unhelpful(self, key: str | None, text: str, place: str | None) -> Write:
         vector = self._vector(text)
         now = utcnow()
-        with session_scope(self.settings.db_url) as s:
+
+        def write(s) -> None:
             marked = 0
             if key:
                 marked = s.exec(update(AskLog).where(AskLog.key == key).values(unhelpful=True)).rowcount
@@ -218,6 +260,7 @@ class QuestionLog:
             else:  # the answer's own row was never written (or went to another database)
                 s.add(AskLog(key=uuid.uuid4().hex, at=now, kind="answered", unhelpful=True, question=text,
                              region=place, topic=topic_of(text), group_id=group))
+        return write
 
     def _count(self, s, text: str, kind: str, vector: np.ndarray | None, at: datetime) -> int:
         """The open group this question belongs to, counted once more; a new group if none."""

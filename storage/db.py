@@ -2,20 +2,25 @@
 
 Every piece of state a second worker would need lives here (dialog state, de-dup keys, caches),
 so the engine must be safe to share between processes: SQLite runs in WAL mode with a busy
-timeout, PostgreSQL uses a pooled engine with pre-ping. This module takes a database URL, not
+timeout, PostgreSQL uses a pooled engine whose connections are trusted while they are in use
+(no ping per checkout: under load that was one round trip in every few of a turn) and pinged
+only after sitting idle (`_ping_if_idle`); a connection the server dropped meanwhile (a restart)
+fails its statement, SQLAlchemy invalidates the whole pool, and the caller's retry (the /wechat
+turn's, bot/wechat/inbox.py) runs on fresh connections — "optimistic" disconnect handling. This module takes a database URL, not
 the settings (`Settings.db_url` is the one place that chooses it), so that tests, scripts and
 migrations can open any database; one engine per URL per process. The schema is alembic's
 (storage.migrate): `init_db` brings it to the newest revision, never `create_all`.
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, create_engine
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
+from sqlmodel import Session, SQLModel, create_engine
 
 from storage import sqlite_writers
 from storage.urls import checked_url, ensure_sqlite_dir
@@ -28,6 +33,8 @@ _engines: dict[str, Engine] = {}
 # PostgreSQL's cost the server memory, and scripts/cluster.sh allows 300 for its workers.
 SQLITE_POOL = (16, 84)
 PG_POOL = (10, 40)
+PG_IDLE_PING_SECONDS = 10.0  # a pooled connection unused this long is pinged before it is handed out
+PG_RECYCLE_SECONDS = 1800  # and replaced after this long (server or firewall idle limits)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -37,6 +44,27 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _idle_since(_dbapi_conn, record) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine):
+    """The pool's checkout hook: a connection that sat idle PG_IDLE_PING_SECONDS (the server may
+    have restarted meanwhile) is pinged; a dead one is replaced before anyone uses it
+    (InvalidatePoolError: the pool connects anew, for every connection older than this one too). A busy worker's connections come back
+    within milliseconds and are never pinged."""
+    def check(dbapi_conn, record, _proxy) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PG_IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise InvalidatePoolError("an idle connection no longer answers") from exc
+    return check
 
 
 def get_engine(url: str) -> Engine:
@@ -50,7 +78,10 @@ def get_engine(url: str) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
             sqlite_writers.watch(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=PG_POOL[0], max_overflow=PG_POOL[1])
+            engine = create_engine(url, pool_size=PG_POOL[0], max_overflow=PG_POOL[1],
+                                   pool_recycle=PG_RECYCLE_SECONDS)
+            event.listen(engine.pool, "checkin", _idle_since)
+            event.listen(engine.pool, "checkout", _ping_if_idle(engine))
         _engines[url] = engine
     return engine
 
@@ -58,8 +89,8 @@ def get_engine(url: str) -> Engine:
 def unreachable(exc: BaseException) -> bool:
     """True when `exc` says the database server cannot be reached at all (refused, restarting,
     shutting down, the connection dropped) rather than busy (SQLite's write lock, a PostgreSQL
-    serialization failure): nothing can be stored until it is back. The pool's pre-ping then
-    replaces the dropped connections on their next checkout, so the process recovers by itself."""
+    serialization failure): nothing can be stored until it is back. The error has invalidated the pool's connections, so
+    the next checkout connects anew and the process recovers by itself."""
     if not isinstance(exc, DBAPIError):
         return False
     if exc.connection_invalidated:
@@ -88,6 +119,36 @@ def init_db(url: str, *, upgrade: bool = True) -> Engine:
     else:
         migrate.require_head(url)
     return get_engine(url)
+
+
+def insert_row(session: Session, model: type[SQLModel], *, skip_duplicate: bool = False, **values: Any) -> None:
+    """Insert one `model` row: the given values over the model's declared defaults (a default of
+    None is the column's NULL). It goes straight to the database — no instance validated, no
+    unit of work flushed, the statement built once per table — which the rows written on every
+    /wechat request (the signed request, the de-dup claim, a new follower, the question log)
+    measurably cost; a duplicate key raises IntegrityError here, as a flush would, or with
+    `skip_duplicate` is left as it is (ON CONFLICT DO NOTHING: PostgreSQL and SQLite)."""
+    for name, field in model.model_fields.items():
+        if name not in values:
+            default = field.get_default(call_default_factory=True)
+            if default is not None:
+                values[name] = default
+    dialect = session.get_bind().dialect.name
+    key = (model.__tablename__, dialect if skip_duplicate else "")
+    stmt = _inserts.get(key)
+    if stmt is None:
+        if skip_duplicate:
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            stmt = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](model.__table__)
+            stmt = stmt.on_conflict_do_nothing()
+        else:
+            stmt = insert(model.__table__)
+        _inserts[key] = stmt
+    session.execute(stmt, values)
+
+
+_inserts: dict[tuple[str, str], Any] = {}  # insert_row's statements, by table and dialect
 
 
 @contextmanager

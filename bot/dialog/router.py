@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 
-from bot import choices
+from bot import choices, turn_values
 from bot.dialog import commands, menu, region, wiring
 from bot.dialog.answers import answer_question, pick_choice
 from bot.dialog.formflow import NOT_READY, Replay, command_label, continue_form, match_form, start_form
@@ -33,7 +33,7 @@ from bot.dialog.paging import MORE_WORDS, page_reply, show_more
 from bot.dialog.registry import REGISTRY, RunKey
 from core.config import Settings
 from core.turn import Inbound, Turn
-from storage.db import session_scope
+from storage.db import insert_row, session_scope
 from storage.models import Follower, ProcessedMessage, utcnow
 
 log = logging.getLogger("policybot.dialog")
@@ -195,16 +195,26 @@ def route(turn: Turn) -> str:
 
 # ---------------------------------------------------------------- entry point
 
-def ensure_follower(settings: Settings, openid: str) -> None:
-    """Create the follower row once (concurrent first messages race on the primary key)."""
-    with session_scope(settings.db_url) as s:
-        if s.get(Follower, openid) is not None:
-            return
+def _follower(session, settings: Settings, openid: str) -> Follower:
+    """The follower's row, locked for the turn; a known follower costs this one SELECT. A first
+    message creates the row (concurrent first messages race on the primary key) and reads it
+    again, each statement seeing what is committed before it: on PostgreSQL inside the turn
+    (ON CONFLICT DO NOTHING waits for a racing first message's turn; READ COMMITTED), on SQLite
+    in a short transaction of its own — a write inside the turn would hold SQLite's one write
+    lock for the whole turn (pysqlite reads outside a transaction until the first write)."""
+    lock = select(Follower).where(Follower.openid == openid).with_for_update()
+    follower = session.exec(lock).first()
+    if follower is not None:
+        return follower
+    if session.get_bind().dialect.name == "postgresql":
+        insert_row(session, Follower, skip_duplicate=True, openid=openid)
+        return session.exec(lock).one()
     try:
         with session_scope(settings.db_url) as s:
-            s.add(Follower(openid=openid))
+            insert_row(s, Follower, openid=openid)
     except IntegrityError:
         pass
+    return session.exec(lock).one()
 
 
 class ClaimLost(Exception):
@@ -225,14 +235,12 @@ def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = 
     take_over), and two quick messages from one person are handled in order.
     """
     wiring.wire()  # the parts' commands, keys, hooks and form actions (once per process)
-    ensure_follower(settings, inbound.openid)
     with session_scope(settings.db_url) as session:
         if dedup_key:  # held to the commit: on PostgreSQL the lock says "this handling is alive"
             session.exec(select(ProcessedMessage.key).where(ProcessedMessage.key == dedup_key).with_for_update())
-        follower = session.exec(
-            select(Follower).where(Follower.openid == inbound.openid).with_for_update()
-        ).one()
-        turn = Turn(inbound=inbound, follower=follower, session=session, settings=settings, kb=kb)
+        follower = _follower(session, settings, inbound.openid)
+        turn = Turn(inbound=inbound, follower=follower, session=session, settings=settings, kb=kb,
+                    values=turn_values.load(session, inbound.openid))
         reply = route(turn) or ""
         if reply:
             reply = page_reply(turn, reply)

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from bot import web
 from bot.wechat.protocol import Rejected
 from core.config import Settings
-from storage.db import session_scope
+from storage.db import insert_row, session_scope
 from storage.models import SignedRequest, utcnow
 
 log = logging.getLogger("policybot.wechat")
@@ -58,7 +58,7 @@ def once(settings: Settings, params: dict, body: bytes) -> None:
     body_hash = _digest(body)
     try:
         with session_scope(settings.db_url) as s:
-            s.add(SignedRequest(key=key, body_sha256=body_hash))
+            insert_row(s, SignedRequest, key=key, body_sha256=body_hash)
     except IntegrityError:
         with session_scope(settings.db_url) as s:
             row = s.get(SignedRequest, key)

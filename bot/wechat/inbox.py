@@ -38,7 +38,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from sqlalchemy import delete, update
 from sqlmodel import select
@@ -49,7 +49,7 @@ from core.config import Settings
 from core.pii import mask_openid
 from core.turn import Inbound
 from bot.wechat import push
-from storage.db import session_scope, unreachable
+from storage.db import insert_row, session_scope, unreachable
 from storage.models import ProcessedMessage, utcnow
 
 log = logging.getLogger("policybot.wechat")
@@ -88,19 +88,37 @@ def shown(key: str) -> str:
     return f"{kind}:{mask_openid(openid)}:{tail}"
 
 
-def claim(settings: Settings, key: str, openid: str) -> Optional[datetime]:
-    """Insert the de-dup key, or take over a stale claim; the claim time if this request owns
-    the message (pass it on to `dialog.handle`), None for a duplicate."""
+class Claimed(NamedTuple):
+    """This request owns the message: its claim time (pass it on to `dialog.handle`) and the id
+    of the follower's newest kept push (None: nothing kept), looked up in the claim's own
+    transaction — the follower wrote, so the window is open again for those."""
+    at: datetime
+    kept: Optional[int]
+
+
+def claim(settings: Settings, key: str, openid: str) -> Optional[Claimed]:
+    """Insert the de-dup key, or take over a stale claim; None for a duplicate."""
     now = utcnow()
     try:
         with session_scope(settings.db_url) as s:
-            s.add(ProcessedMessage(key=key, openid=openid, created_at=now))
+            insert_row(s, ProcessedMessage, key=key, openid=openid, created_at=now)  # a duplicate raises here
+            kept = s.exec(push.newest_kept(openid)).first()
     except IntegrityError:
-        return take_over(settings, key)
+        claimed_at = take_over(settings, key)
+        return None if claimed_at is None else Claimed(claimed_at, _kept(settings, openid))
     if random.random() < 0.002:
         with session_scope(settings.db_url) as s:
             s.exec(delete(ProcessedMessage).where(ProcessedMessage.created_at < utcnow() - KEEP_KEYS))
-    return now
+    return Claimed(now, kept)
+
+
+def _kept(settings: Settings, openid: str) -> Optional[int]:
+    """The newest kept push for a handling that took a message over (its own look-up)."""
+    try:
+        return push.last_pending(settings, openid)
+    except Exception:
+        log.exception("looking up kept pushes failed")
+        return None
 
 
 def take_over(settings: Settings, key: str) -> Optional[datetime]:
@@ -220,13 +238,15 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
 
 
 def _handle_claimed(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optional[str]:
-    claimed_at = _while_busy(claim, settings, key, inbound.openid, job=job)
-    if claimed_at is None:
+    claimed = _while_busy(claim, settings, key, inbound.openid, job=job)
+    if claimed is None:
         reply, claimed_at = stored_reply(settings, key, settings.reply_deadline)
         if claimed_at is None:
             with job.lock:
                 job.finished, job.reply = True, reply
             return reply
+        claimed = Claimed(claimed_at, _kept(settings, inbound.openid))
+    claimed_at = claimed.at
     with job.lock:
         called_off = job.called_off
         job.owner = not called_off
@@ -236,12 +256,8 @@ def _handle_claimed(settings: Settings, kb, inbound: Inbound, key: str, job: Job
         return DB_DOWN_APOLOGY
     if abandoned:  # the request has already answered "success": retries must not get it passively
         _while_busy(mark_pushed, settings, key)
-    try:
-        kept = push.last_pending(settings, inbound.openid)
-        if kept is not None:  # the follower wrote: the 48-hour window and the quota are open again
-            _executor.submit(_deliver_pending, settings, inbound.openid, kept)
-    except Exception:
-        log.exception("looking up kept pushes failed")
+    if claimed.kept is not None:  # the follower wrote: the 48-hour window and the quota are open again
+        _executor.submit(_deliver_pending, settings, inbound.openid, claimed.kept)
     try:
         reply = _while_busy(dialog.handle, settings, kb, inbound, dedup_key=key, claimed_at=claimed_at)
     except dialog.ClaimLost:  # a retry took this message over: its handling answers, not ours

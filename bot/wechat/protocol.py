@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
@@ -58,7 +59,13 @@ def channel_token(settings: Settings) -> Optional[str]:
 def crypto_for(settings: Settings, token: str) -> Optional[WeChatCrypto]:
     if not settings.wechat.aes_key:
         return None
-    return WeChatCrypto(token, settings.wechat.aes_key, settings.wechat.appid or "")
+    return _crypto(token, settings.wechat.aes_key, settings.wechat.appid or "")
+
+
+@lru_cache(maxsize=8)
+def _crypto(token: str, aes_key: str, appid: str) -> WeChatCrypto:
+    """One WeChatCrypto per key (it holds no per-message state), not one per request."""
+    return WeChatCrypto(token, aes_key, appid)
 
 
 def _signed(token: str, params: dict) -> None:

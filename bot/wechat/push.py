@@ -136,12 +136,18 @@ def _claim(settings: Settings, item_id: int) -> bool:
         return res.rowcount == 1
 
 
+def newest_kept(openid: str):
+    """The query for the id of this follower's newest kept message (no row: nothing kept); the
+    inbox runs it inside its claim's transaction."""
+    return select(PendingPush.id).where(
+        and_(PendingPush.openid == openid, PendingPush.delivered_at.is_(None))
+    ).order_by(PendingPush.id.desc()).limit(1)
+
+
 def last_pending(settings: Settings, openid: str) -> int | None:
     """The id of this follower's newest kept message, or None when nothing is kept."""
     with session_scope(settings.db_url) as s:
-        return s.exec(select(PendingPush.id).where(
-            and_(PendingPush.openid == openid, PendingPush.delivered_at.is_(None))
-        ).order_by(PendingPush.id.desc()).limit(1)).first()
+        return s.exec(newest_kept(openid)).first()
 
 
 def deliver_pending(settings: Settings, openid: str, up_to: int | None = None, sweep: bool = False) -> int:
