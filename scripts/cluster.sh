@@ -96,7 +96,6 @@ load_state() {
 }
 
 # ------------------------------------------------------------------ what must be installed
-
 ensure_packages() {
   local need=()
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)

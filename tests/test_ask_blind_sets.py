@@ -15,7 +15,8 @@ for those three. Set G (2026-12-03, another fresh helper, after those mechanisms
 untouched: 50/60, 2/60 answerable refused, 12/12. Set H (a fresh helper, the next session, before
 its changes) scored once untouched: 51/60, 2/60, 12/12. With that session's part anchor, quote
 window and fact types (tuned on tests/data/train and validation t6–t9 only), D is 42/60 and E
-50/60; their bounds keep one of slack.
+50/60; their bounds keep one of slack. Set I (another fresh helper, written after those changes)
+scored once untouched: 49/60, 3/60 answerable refused, 8/12 out of scope refused.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.db
     ("2026-12-03_set_f", 6, 0),
     ("2026-12-03_set_g", 10, 0),
     ("2026-12-03_set_h", 9, 0),
+    ("2026-12-03_set_i", 11, 4),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")
