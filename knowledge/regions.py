@@ -42,3 +42,18 @@ COVERS = 0.6  # region_matches at or above this: the notice applies to the asker
 def covered_by(asked: str, notice_regions: list[str | None]) -> bool:
     """Does any loaded notice apply to the asker's place (its own, or an enclosing province's)?"""
     return any(region_matches(asked, r) >= COVERS for r in notice_regions if r)
+
+
+def place_named(text: str, covered: list[str]) -> Place:
+    """The place a question names: the gazetteer's reading (core.regions.infer_place), or a
+    county that a loaded notice is about, named without its suffix (“文水的培训机构…”). A bare
+    two-character county name is too ambiguous to read in any text, but one whose notice the
+    asker can be answered from is what the asker means; it refines a city or province named
+    with it (“吕梁文水” → the county)."""
+    found = infer_place(text)
+    for region in covered:
+        parts = region.split()
+        if len(parts) == 3 and parts[2] in text and region.startswith(found.path or ""):
+            if found.path != region:
+                return Place(*parts)
+    return found

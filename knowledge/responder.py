@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from core.regions import find_places, infer_place, short_name
+from core.regions import find_places, short_name
 from core.text import cn_date, squash
 from knowledge import about_notice
 from knowledge import answer as answering
@@ -23,7 +23,7 @@ from knowledge.normalise import normalise_question
 from knowledge.qtypes import FIGURE_WORDS, asked_types, fact_matches, figures_asked
 from knowledge.years import unmet_year
 from knowledge.questions import is_overview, split_parts
-from knowledge.regions import COVERS, covered_by, region_matches
+from knowledge.regions import COVERS, covered_by, place_named, region_matches
 from knowledge.scope import MARGIN as SCOPE_MARGIN
 from knowledge.topics import hints_for
 from knowledge.types import Answer, Choice
@@ -43,11 +43,11 @@ def threshold(kb) -> float:
     return model.threshold if model else 0.5
 
 
-def asker_place(question: str, region: str | None) -> tuple[str, str] | None:
+def asker_place(question: str, region: str | None, covered: list[str]) -> tuple[str, str] | None:
     """(region label, the name to say) of the place the answer is for: the place the
     question names, else the asker's region; None when neither is a known place."""
     for text in (question, region):
-        p = infer_place(text or "")
+        p = place_named(text or "", covered)
         if p.path:
             return p.path, p.name or p.path
     return None
@@ -61,7 +61,7 @@ def retrieve(kb, text: str, region: str | None, context: str = "", k: int = 8):
     if context:
         for tok, w in parse_query(context, use_synonyms=kb.use_synonyms).weights.items():
             query.weights.setdefault(tok, 0.3 * w)
-    named = infer_place(text + context).path
+    named = place_named(text + context, kb.covered_regions()).path
     wanted = named or region
     if wanted and not named and not covered_by(wanted, kb.covered_regions()):
         wanted = None  # a stored place with no notice at all tells the ranker nothing
@@ -162,7 +162,7 @@ def answer_one(kb, question: str, region: str | None, place,
     `retrieved`: the question's retrieval, when the caller has made it already."""
     query, hits, ctx = retrieved or retrieve(kb, question, region)
     limit = threshold(kb)
-    named = infer_place(question).path  # a place the question itself names ("北京的…")
+    named = place_named(question, kb.covered_regions()).path  # a place the question itself names ("北京的…")
     if named and place is not None and not covered_by(place[0], kb.covered_regions()):
         return elsewhere(kb, place, query, hits, ctx)
     if not hits or hits[0].score < limit or referred(hits[0]):
@@ -296,7 +296,7 @@ def ask(kb, question: str, region: str | None = None) -> Answer:
     question = normalise_question(question or "")
     if not squash(question):
         return answering.refusal()
-    place = asker_place(question, region)
+    place = asker_place(question, region, kb.covered_regions())
     names = [part for _pos, p in find_places(question) for part in (p.province, p.city, p.county) if part]
     if is_overview(question, names):
         return overview(kb, place)

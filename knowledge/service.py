@@ -241,7 +241,7 @@ class KnowledgeBase:
                 log.exception("answer hook failed")
         if self.log_questions:
             try:
-                place = responder.asker_place(normalise_question(question or ""), region)
+                place = responder.asker_place(normalise_question(question or ""), region, self.covered_regions())
                 ans.log_key = self.questions.record(question, region, ans, threshold=responder.threshold(self),
                                                     place=place[0] if place else None, taught_id=taught_id)
             except Exception:

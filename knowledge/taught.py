@@ -135,7 +135,7 @@ class TaughtAnswers:
         if entry.action == "link":
             from knowledge import responder
 
-            place = responder.asker_place(question, region)
+            place = responder.asker_place(question, region, self.kb.covered_regions())
             lead = responder.region_lead(self.kb, place, hits[0].notice.region)
             ans = answering.compose(parse_query(question), hits[:1], today, asked_types(question), lead=lead,
                                     tail=hints_for(question))

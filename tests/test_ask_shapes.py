@@ -163,3 +163,17 @@ def test_a_cut_quote_keeps_the_stretch_that_holds_the_question():
     cut = window(text, 60, "按什么原则发")
     assert "谁出钱补贴补给谁的原则" in cut and cut.startswith("…") and len(cut) <= 60
     assert window(text, 60) == text[:59] + "…"  # without a question: the beginning
+
+
+def test_a_county_with_a_notice_is_read_without_its_suffix(http):
+    """“文水的…” is the county 文水县 when a notice is about it: the answer is the same as for
+    “文水县的…” (a bare two-character county name elsewhere is still too ambiguous to read)."""
+    from knowledge.regions import place_named
+
+    covered = ["山西 吕梁 文水", "山东 聊城"]
+    assert place_named("文水的培训机构要交啥材料", covered).path == "山西 吕梁 文水"
+    assert place_named("吕梁文水的补贴", covered).path == "山西 吕梁 文水"
+    assert place_named("文水的补贴", ["山东 聊城"]).path is None
+    for q in ("文水的以工代训补贴一个月给多少", "文水的培训机构要交哪些就业证明材料"):
+        bare, full = ask(http, q), ask(http, q.replace("文水", "文水县"))
+        assert (bare["refused"], bare["answer"]) == (full["refused"], full["answer"]), q
