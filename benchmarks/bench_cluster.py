@@ -8,7 +8,9 @@ signed and encrypted (safe mode) with a fresh MsgId, with the bundled embedder. 
 every message is sent three times at once — on the cluster to three different workers, as
 WeChat's retries may land — and a message whose copies got different replies counts as a
 duplicate. After the run the database is asked how many complaints this run filed, against the
-confirmations the followers received (a lost or doubled complaint shows there).
+confirmations the followers received (a lost or doubled complaint shows there). The messages are
+signed and encrypted before the clock starts and the replies decrypted after it, because the
+load generator runs on the same cores as the stack; its own CPU per request is printed too.
 
     python benchmarks/bench_cluster.py                          # both stacks, 60 s each, 50 followers at once
     python benchmarks/bench_cluster.py --stacks embedded --duration 10 --concurrency 4   # a smoke run
@@ -49,6 +51,7 @@ FORM = ["以工代训自测", "聊城", "小微", "中央", "2021.5.1", "九个�
 COMPLAINT = ["我要投诉", "聊城市某某职业培训学校", "7", "2026年10月", "1", "东昌府区光岳路12号",
              "报名时说免费培训，结业前每人收取八百元材料费，不给收据。", "没有", "2", "1"]
 SHARE = {"question": 0.7, "form": 0.2, "complaint": 0.1}  # of the turns
+PLAN_RATE = 800  # requests a second, over all clients, that the messages built in advance can feed
 CONFIRMED = re.compile(r"投诉编号：TS\d{8}-\d{6}")
 
 
@@ -145,19 +148,44 @@ def cluster(workers: int, keep: bool) -> Stack:
                  workers=[f"http://127.0.0.1:{p}" for p in ports])
 
 
+def planned_turns(args, prefix: str, crypto: WeChatCrypto) -> list[list[tuple]]:
+    """Every client's followers and their turns, signed and encrypted before the clock starts:
+    the load generator shares the two cores with the stack, so during the run it only posts
+    (the replies are decrypted after it). Enough for PLAN_RATE requests a second in all; a
+    client that runs out stops, and the table says so."""
+    kinds, weights = scripts()
+    rng = random.Random(args.seed)
+    plans = []
+    for c in range(args.concurrency):
+        turns: list[tuple] = []
+        n = 0
+        while len(turns) < args.duration * PLAN_RATE / args.concurrency:
+            kind = rng.choices(kinds, weights)[0]
+            openid = f"{prefix}{c:03d}{n:05d}"
+            script = [rng.choice(QUESTIONS)] if kind == "question" else FORM if kind == "form" else COMPLAINT
+            for text in script:
+                turns.append((kind, n, *build(openid, text, "aes", crypto, TOKEN)))
+                n += 1
+        plans.append(turns)
+    return plans
+
+
 async def load(stack: Stack, args) -> dict:
     crypto = WeChatCrypto(TOKEN, AES_KEY, APPID)
-    kinds, weights = scripts()
+    kinds, _weights = scripts()
     prefix = "obc" + uuid.uuid4().hex[:8]
     latencies: list[float] = []
     statuses: Counter = Counter()
     turns: Counter = Counter()
-    found = {"duplicates": 0, "confirmed": 0}
+    kept: list[tuple[str, list[str | None]]] = []  # replies to decrypt after the run
     # a storm sends every copy to another worker when it can reach them one by one
     targets = stack.workers if args.storm and stack.workers else stack.urls
     limits = httpx.Limits(max_connections=args.concurrency * 3, max_keepalive_connections=args.concurrency * 3)
-    rng = random.Random(args.seed)
     deadline = 0.0
+    built = time.perf_counter()
+    plans = planned_turns(args, prefix, crypto)
+    built = time.perf_counter() - built
+    ran_out = 0
 
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         async def send(url: str, params: dict, body: bytes):
@@ -166,46 +194,40 @@ async def load(stack: Stack, args) -> dict:
                 r = await client.post(url + "/wechat", params=params, content=body)
             except httpx.HTTPError as exc:
                 return type(exc).__name__, None, time.perf_counter() - t0
-            text = content(r.text, crypto) if r.status_code == 200 else None
-            return str(r.status_code), text, time.perf_counter() - t0
+            return str(r.status_code), (r.text if r.status_code == 200 else None), time.perf_counter() - t0
 
-        async def turn(openid: str, text: str, n: int) -> str | None:
-            params, body = build(openid, text, "aes", crypto, TOKEN)
-            copies = 3 if args.storm else 1
-            urls = [targets[(n + i) % len(targets)] for i in range(copies)]
-            results = await asyncio.gather(*(send(u, params, body) for u in urls))
-            status, reply, took = results[0]
-            statuses[status] += 1
-            latencies.append(took)
-            answers = {r[1] for r in results if r[1] not in (None, "success")}
-            found["duplicates"] += len(answers) > 1
-            return next(iter(answers), reply)
-
-        async def client_loop(c: int) -> None:
-            n = 0
-            while time.perf_counter() < deadline:
-                kind = rng.choices(kinds, weights)[0]
-                openid = f"{prefix}{c:03d}{n:05d}"
-                script = [rng.choice(QUESTIONS)] if kind == "question" else FORM if kind == "form" else COMPLAINT
-                for text in script:
-                    if time.perf_counter() >= deadline:
-                        return
-                    reply = await turn(openid, text, n)
-                    turns[kind] += 1
-                    n += 1
-                    if kind == "complaint" and reply and CONFIRMED.search(reply):
-                        found["confirmed"] += 1
+        async def client_loop(plan: list[tuple]) -> None:
+            nonlocal ran_out
+            for kind, n, params, body in plan:
+                if time.perf_counter() >= deadline:
+                    return
+                copies = 3 if args.storm else 1
+                urls = [targets[(n + i) % len(targets)] for i in range(copies)]
+                results = await asyncio.gather(*(send(u, params, body) for u in urls))
+                statuses[results[0][0]] += 1
+                latencies.append(results[0][2])
+                turns[kind] += 1
+                if args.storm or kind == "complaint":
+                    kept.append((kind, [r[1] for r in results]))
+            ran_out += 1
 
         for url in stack.workers or stack.urls:  # load each worker's model and caches before timing
             for i, text in enumerate(QUESTIONS[:3]):
                 await send(url, *build(f"{prefix}warm{i}", text, "aes", crypto, TOKEN))
         deadline = time.perf_counter() + args.duration
         profilers = profile(stack, args)
+        cpu = time.process_time()
         started = time.perf_counter()
-        await asyncio.gather(*(client_loop(c) for c in range(args.concurrency)))
+        await asyncio.gather(*(client_loop(plan) for plan in plans))
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         for p in profilers:
             p.wait(60)
+    found = {"duplicates": 0, "confirmed": 0}
+    for kind, raws in kept:
+        answers = {content(r, crypto) for r in raws if r is not None} - {"success"}
+        found["duplicates"] += len(answers) > 1
+        found["confirmed"] += kind == "complaint" and any(CONFIRMED.search(a) for a in answers)
     engine = sa.create_engine(stack.db_url)
     try:
         with engine.connect() as conn:
@@ -222,7 +244,10 @@ async def load(stack: Stack, args) -> dict:
             "duplicates (must be 0)": str(found["duplicates"] + max(0, filed - found["confirmed"])),
             "replies over 5 s (must be 0)": str(sum(t > 5 for t in latencies)),
             "complaints confirmed / in the db": f"{found['confirmed']} / {filed}",
-            "peak memory per worker (MiB)": " ".join(str(peak_mib(p)) for p in stack.pids)}
+            "peak memory per worker (MiB)": " ".join(str(peak_mib(p)) for p in stack.pids),
+            "load generator CPU per request (ms)": f"{1000 * cpu / max(1, len(latencies)):.1f}"
+                                                   + (f" ({ran_out} clients ran out of turns)" if ran_out else ""),
+            "messages built before the run": f"{sum(len(p) for p in plans)} in {built:.1f} s"}
 
 
 def profile(stack: Stack, args) -> list[subprocess.Popen]:

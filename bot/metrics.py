@@ -95,6 +95,15 @@ class RequestMetrics:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         status = 500  # what the server sends when the app raises before it answers
+        counted = False
+
+        def count() -> None:
+            nonlocal counted
+            if not counted:
+                counted = True
+                labels = (_route_label(scope, status), scope.get("method", ""), str(status))
+                REQUESTS.labels(*labels).inc()
+                LATENCY.labels(*labels).observe(time.perf_counter() - started)
 
         async def send_counted(message):
             nonlocal status
@@ -102,14 +111,16 @@ class RequestMetrics:
                 status = message["status"]
                 if self.worker:
                     MutableHeaders(scope=message).append("X-Policybot-Worker", self.worker)
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # counted before the last byte leaves: a client that reads /metrics right after
+                # its response (on any worker) finds the request counted
+                count()
             await send(message)
 
         try:
             await self.app(scope, receive, send_counted)
         finally:
-            labels = (_route_label(scope, status), scope.get("method", ""), str(status))
-            REQUESTS.labels(*labels).inc()
-            LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            count()
 
 
 # ---------------------------------------------------------------- scrape-time gauges
