@@ -52,8 +52,7 @@ def place_named(text: str, covered: list[str]) -> Place:
     with it (“吕梁文水” → the county)."""
     found = infer_place(text)
     for region in covered:
-        parts = region.split()
-        if len(parts) == 3 and parts[2] in text and region.startswith(found.path or ""):
-            if found.path != region:
-                return Place(*parts)
+        parts = tuple(region.split())
+        if len(parts) == 3 and parts[2] in text and parts[:len(found.parts)] == found.parts and parts != found.parts:
+            return Place(*parts)
     return found

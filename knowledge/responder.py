@@ -209,7 +209,9 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
             anchor = top.chunk.id
     found: list[tuple[str, Hit | None, object]] = []
     for part, hits, ctx in retrieved:
-        usable = lambda h, c=ctx: (h.score >= limit or h.chunk.id == anchor) and not referred(h) and not unstated(h, c)  # noqa: E731
+        def usable(h: Hit, ctx=ctx) -> bool:
+            return (h.score >= limit or h.chunk.id == anchor) and not referred(h) and not unstated(h, ctx)
+
         pick = hits[0] if hits and usable(hits[0]) else None
         if pick is None:
             # the clause the whole message is about, further down the part's candidates, when it

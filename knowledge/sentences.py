@@ -105,12 +105,9 @@ class SentenceIndex:
         out = self.matrix[a:b] @ qv.astype(np.float32)
         return [float(s) if self.has[a + i] else 0.0 for i, s in enumerate(out)]
 
-    def coverages(self, pos: int, query: Query, bm25: BM25) -> list[tuple[str, float]]:
-        """Coverage of the question by each unit of the clause (read with its headings)."""
-        return [(unit, cov) for unit, cov, _missed in self.fits(pos, query, bm25)]
-
     def fits(self, pos: int, query: Query, bm25: BM25) -> list[tuple[str, float, float]]:
-        """(unit, coverage, rarest missed) for each unit of the clause, in one pass each."""
+        """(unit, coverage, rarest missed) of the question for each unit of the clause (read with
+        its headings), in one pass each."""
         if pos >= len(self.spans):
             return []
         a, b = self.spans[pos]
