@@ -79,7 +79,28 @@ CONCRETE = ("amount", "duration", "deadline", "date", "count", "share", "contact
 # “什么时候” may be answered by “结业前”; a bare 多少 may ask “多少人” or “哪些”
 FIGURES = tuple(name for name in CONCRETE if name not in ("date", GENERIC))
 FIGURE_WORDS = {"amount": "具体金额", "duration": "具体时长", "deadline": "截止时间", "count": "具体数量",
-                "share": "具体比例", "contact": "联系方式", "size": "具体面积或尺寸"}  # what a refusal says the notice leaves out
+                "share": "具体比例", "contact": "联系方式", "size": "具体面积或尺寸", "phone": "联系电话",
+                "email": "邮箱", "site": "网址", "name": "具体名称", "channel": "办理的平台或渠道",
+                "address": "具体地址"}  # what a refusal says the notice leaves out
+
+# Details asked outright by an interrogative with the kind of thing it wants: a clause that names
+# no such thing cannot answer (“中标的6所机构是哪几家” against “中标6所培训机构”). General Chinese
+# question grammar and the general shapes of names, platforms and addresses; read only by
+# figures_asked, never as a ranking type.
+_ORG = r"公司|机构|学校|学院|院校|医院|协会|技校|驾校"
+# a name: an organisation's, or anything named in quotation marks or title marks (“马兰花计划”)
+_ORG_NAME = r"[\u4e00-\u9fa5A-Za-z]{2,}(?:有限公司|公司|学校|学院|大学|技校|医院|协会|集团|研究院|中心|局|厅)|[“《][^”》]{2,30}[”》]"
+_CHANNEL = r"APP|App|app|小程序|公众号|平台|网站|软件|客户端|系统"
+DETAILS: tuple[QType, ...] = (
+    QType("phone", _re(r"电话|热线|座机|手机号"), _re(r"\d{3,4}\s*-\s*\d{7,8}|1\d{10}|\b\d{5,8}\b|12333")),
+    QType("email", _re(r"邮箱|邮件地址|电子邮件"), _re(r"[\w.-]+@[\w-]+\.[\w.]+")),
+    QType("site", _re(r"网址|官网|链接"), _re(r"https?://|www\.|\w\.(?:gov\.cn|com|cn)\b")),
+    QType("name", _re(r"哪几?(?:家|所)(?!单位|部门)|(?:是|有)哪些\S{0,6}?(?:" + _ORG + r")|叫什么名|什么名字|名字叫"),
+          _re(_ORG_NAME)),
+    QType("channel", _re(r"(?:哪个|什么|哪款|啥)(?:" + _CHANNEL + r")"), _re(_CHANNEL + r"|https?://|www\.")),
+    QType("address", _re(r"地址|办公地点|在哪个窗口|哪个窗口|门牌|哪栋楼|几楼|在什么地方办"),
+          _re(r"\S{2,}(?:路|街|大道)\S{0,6}号|大厅|窗口|\d+\s*(?:楼|层|室)|办公室")),
+)
 
 
 # The measure words of Chinese counting, grouped by what they measure: asked “多少人”, a clause
@@ -106,7 +127,12 @@ def figures_asked(question: str) -> list[QType]:
     clause that states no such figure cannot answer it, however close its words are. A figure
     asked with its measure word (“多少人”, “几所”, “多少课时”) is stated only with that measure
     (“哪几种” asks which ones, not how many)."""
-    asked = [t for t in QTYPES if t.name in FIGURES and (t.figure or t.asks).search(question)]
+    plain = question.replace("哪几", "哪")  # “哪几家” asks which ones, not how many
+    asked = [t for t in QTYPES if t.name in FIGURES and (t.figure or t.asks).search(plain)]
+    details = [t for t in DETAILS if t.asks.search(question)]
+    if any(t.name in ("phone", "email", "site") for t in details):
+        asked = [t for t in asked if t.name != "contact"]  # “电话多少” is not answered by an email address
+    asked += details
     measured: dict[str, set[str]] = {}
     for m in ASKED_MEASURE.finditer(question):
         kind, group = MEASURES[m.group(1)]

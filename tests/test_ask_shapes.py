@@ -177,3 +177,24 @@ def test_a_county_with_a_notice_is_read_without_its_suffix(http):
     for q in ("文水的以工代训补贴一个月给多少", "文水的培训机构要交哪些就业证明材料"):
         bare, full = ask(http, q), ask(http, q.replace("文水", "文水县"))
         assert (bare["refused"], bare["answer"]) == (full["refused"], full["answer"]), q
+
+
+def test_a_detail_asked_by_its_kind_must_be_named_by_the_clause(http):
+    """“电话多少” is not answered by an e-mail address, nor “是哪家公司” by a clause that names no
+    company: the notices leave it out; the e-mail itself is answered."""
+    phone = ask(http, "临沂应急局规划统计科的座机电话打多少")
+    assert phone["refused"] is True and "163.com" not in phone["answer"], phone["answer"]
+    assert ask(http, "聊城试点承担培训过程监管的第三方机构是哪家公司")["refused"] is True
+    mail = ask(http, "临沂县区报高危企业名单发到哪个邮箱")
+    assert mail["refused"] is False and "yjjpxksk@163.com" in mail["answer"], mail["answer"]
+
+
+def test_detail_kinds_are_read_from_the_question_word():
+    from knowledge.qtypes import figures_asked
+
+    names = lambda ts: [t.name for t in ts]  # noqa: E731
+    assert names(figures_asked("中标的是哪几家学校")) == ["name"]  # which ones, not how many
+    assert names(figures_asked("咨询电话是多少")) == ["phone"]
+    assert names(figures_asked("联系方式是什么")) == ["contact"]
+    assert names(figures_asked("在哪个平台申报")) == ["channel"]
+    assert figures_asked("哪些人能领补贴") == [] and figures_asked("需要哪些材料") == []
