@@ -59,7 +59,10 @@ QTYPES: tuple[QType, ...] = (
     QType("yesno", _re(r"能不能|可不可以|可以吗|能吗|是否|会不会|行不行|成不成|要不要|需不需要|用不用|有没有|算不算|吗[？?]?$|[^\s不]不[？?]*$|没[？?]*$"),
           _re(r"可|不得|不能|不予|无需|不需|不再|应当|必须|须|禁止|严禁|允许|纳入")),
     QType("contact", _re(r"电话|联系方式|咨询|打给谁|联系谁|邮箱|热线|网址|网站|官网|链接"),
-          _re(r"\d{3,4}\s*-\s*\d{7,8}|1\d{10}|[\w.-]+@[\w-]+\.[\w.]+|https?://|www\.|\w\.(?:gov\.cn|com|cn)\b")),
+          _re(r"\d{3,4}\s*-\s*\d{7,8}|1\d{10}|[\w.-]+@[\w-]+\.[\w.]+|https?://|www\.|\w\.(?:gov\.cn|com|cn)\b"),
+          # asked outright, not mentioned (“被电话回访”, “咨询服务”)
+          _re(r"联系方式|怎么联系|联系谁|打给谁|(?:找谁|去哪|哪里|在哪)咨询|(?:电话|热线|座机|邮箱|网址|网站|官网)(?:号码|地址)?(?:是|为)?"
+              r"(?:多少|几|什么)|(?:哪个|什么)(?:电话|热线|号码|邮箱|网址|网站)|(?:电话|热线|邮箱|网址)(?:呢)?[?？]*$")),
     QType("penalty", _re(r"处罚|怎么处理|后果|查处|会怎样|会怎么样|被抓|违规|造假|骗"),
           _re(r"取消|暂停|追回|退还|清退|责任|黑名单|通报|处理|追究|移交")),
     QType("who", _re(r"哪个部门|谁负责|责任单位|哪个单位|找谁|哪家单位|谁来"),
@@ -80,7 +83,7 @@ CONCRETE = ("amount", "duration", "deadline", "date", "count", "share", "contact
 FIGURES = tuple(name for name in CONCRETE if name not in ("date", GENERIC))
 FIGURE_WORDS = {"amount": "具体金额", "duration": "具体时长", "deadline": "截止时间", "count": "具体数量",
                 "share": "具体比例", "contact": "联系方式", "size": "具体面积或尺寸", "phone": "联系电话",
-                "email": "邮箱", "site": "网址", "name": "具体名称", "channel": "办理的平台或渠道",
+                "email": "邮箱", "site": "网址", "name": "具体名称", "organisation": "具体单位名称", "channel": "办理的平台或渠道",
                 "address": "具体地址"}  # what a refusal says the notice leaves out
 
 # Details asked outright by an interrogative with the kind of thing it wants: a clause that names
@@ -88,15 +91,20 @@ FIGURE_WORDS = {"amount": "具体金额", "duration": "具体时长", "deadline"
 # question grammar and the general shapes of names, platforms and addresses; read only by
 # figures_asked, never as a ranking type.
 _ORG = r"公司|机构|学校|学院|院校|医院|协会|技校|驾校"
-# a name: an organisation's, or anything named in quotation marks or title marks (“马兰花计划”)
-_ORG_NAME = r"[\u4e00-\u9fa5A-Za-z]{2,}(?:有限公司|公司|学校|学院|大学|技校|医院|协会|集团|研究院|中心|局|厅)|[“《][^”》]{2,30}[”》]"
+_ORG_NAME = r"[\u4e00-\u9fa5A-Za-z]{2,}(?:有限公司|公司|学校|学院|大学|技校|医院|协会|集团|研究院|中心|局|厅)"
 _CHANNEL = r"APP|App|app|小程序|公众号|平台|网站|软件|客户端|系统"
 DETAILS: tuple[QType, ...] = (
-    QType("phone", _re(r"电话|热线|座机|手机号"), _re(r"\d{3,4}\s*-\s*\d{7,8}|1\d{10}|\b\d{5,8}\b|12333")),
-    QType("email", _re(r"邮箱|邮件地址|电子邮件"), _re(r"[\w.-]+@[\w-]+\.[\w.]+")),
-    QType("site", _re(r"网址|官网|链接"), _re(r"https?://|www\.|\w\.(?:gov\.cn|com|cn)\b")),
-    QType("name", _re(r"哪几?(?:家|所)(?!单位|部门)|(?:是|有)哪些\S{0,6}?(?:" + _ORG + r")|叫什么名|什么名字|名字叫"),
-          _re(_ORG_NAME)),
+    # asked, not mentioned: “电话是多少”, “打哪个电话”, not “被电话回访”
+    QType("phone", _re(r"(?:电话|热线|座机|手机号|号码)(?:号码)?(?:是|为)?(?:多少|几|什么)|(?:哪个|什么)(?:电话|热线|号码)"
+                       r"|(?:打|拨)(?:多少|哪个)|(?:电话|热线)(?:呢)?[?？]*$"),
+          _re(r"\d{3,4}\s*-\s*\d{7,8}|1\d{10}|\b\d{5,8}\b|12333")),
+    QType("email", _re(r"邮箱(?:地址)?(?:是|为)?(?:多少|什么)|(?:哪个|什么)邮箱|邮箱(?:呢)?[?？]*$"), _re(r"[\w.-]+@[\w-]+\.[\w.]+")),
+    QType("site", _re(r"(?:网址|官网|链接)(?:是|为)?(?:多少|什么)|(?:哪个|什么)(?:网址|网站|官网|链接)|(?:网址|官网)(?:呢)?[?？]*$"),
+          _re(r"https?://|www\.|\w\.(?:gov\.cn|com|cn)\b")),
+    # which organisation (“哪家公司”, “哪几所学校”): a named one; a name asked (“叫什么名字”): that, or
+    # anything the notice names in quotation or title marks (“马兰花计划”)
+    QType("organisation", _re(r"哪几?(?:家|所)(?!单位|部门)|(?:是|有)哪些\S{0,6}?(?:" + _ORG + r")"), _re(_ORG_NAME)),
+    QType("name", _re(r"叫什么名|什么名字|名字叫"), _re(_ORG_NAME + r"|[“《][^”》]{2,30}[”》]")),
     QType("channel", _re(r"(?:哪个|什么|哪款|啥)(?:" + _CHANNEL + r")"), _re(_CHANNEL + r"|https?://|www\.")),
     QType("address", _re(r"地址|办公地点|在哪个窗口|哪个窗口|门牌|哪栋楼|几楼|在什么地方办"),
           _re(r"\S{2,}(?:路|街|大道)\S{0,6}号|大厅|窗口|\d+\s*(?:楼|层|室)|办公室")),
@@ -122,12 +130,16 @@ for _type, _groups in {
 ASKED_MEASURE = re.compile(r"(?<!哪)(?:多少|几)(?:个|万|千|百)?(" + "|".join(sorted(MEASURES, key=len, reverse=True)) + ")")
 
 
+TIME_ADVERB = re.compile(r"(?:前|这|近|头|过|那)几(?:年|天|个月|周)")
+
+
 def figures_asked(question: str) -> list[QType]:
     """The types whose figure the question asks for outright (“一天补多少钱”, “几个人”): a
     clause that states no such figure cannot answer it, however close its words are. A figure
     asked with its measure word (“多少人”, “几所”, “多少课时”) is stated only with that measure
     (“哪几种” asks which ones, not how many)."""
-    plain = question.replace("哪几", "哪")  # “哪几家” asks which ones, not how many
+    # “哪几家” asks which ones, not how many; “前几年”, “这几天” say when, and ask nothing
+    plain = TIME_ADVERB.sub("", question.replace("哪几", "哪"))
     asked = [t for t in QTYPES if t.name in FIGURES and (t.figure or t.asks).search(plain)]
     details = [t for t in DETAILS if t.asks.search(question)]
     if any(t.name in ("phone", "email", "site") for t in details):

@@ -193,8 +193,11 @@ def test_detail_kinds_are_read_from_the_question_word():
     from knowledge.qtypes import figures_asked
 
     names = lambda ts: [t.name for t in ts]  # noqa: E731
-    assert names(figures_asked("中标的是哪几家学校")) == ["name"]  # which ones, not how many
+    assert names(figures_asked("中标的是哪几家学校")) == ["organisation"]  # which ones, not how many
     assert names(figures_asked("咨询电话是多少")) == ["phone"]
     assert names(figures_asked("联系方式是什么")) == ["contact"]
     assert names(figures_asked("在哪个平台申报")) == ["channel"]
     assert figures_asked("哪些人能领补贴") == [] and figures_asked("需要哪些材料") == []
+    # mentioned, not asked: a telephone follow-up, a time adverb
+    assert figures_asked("被电话回访查出材料造假会怎么处理") == []
+    assert figures_asked("我家前几年是贫困户,去学技术要钱不") == []
