@@ -34,7 +34,7 @@ from knowledge import paraphrase
 from knowledge.insights import topic_of
 from knowledge.normalise import normalise_question
 from knowledge.types import Answer
-from storage.db import insert_row, session_scope
+from storage.db import insert_row, session_scope, xact_lock
 from storage.models import AskLog, UnansweredQuestion, utcnow
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ MAX_PHRASINGS = 5  # distinct phrasings kept per group (each with its vector)
 CANDIDATES = 500  # open groups compared with a new question (the most recently asked)
 QUEUE_SIZE = 1000
 BATCH = 50  # queued entries written in one transaction
+GROUPS_LOCK_KEY = 0x70625571  # "pbUq": the advisory lock a transaction holds while it counts groups
 
 Vectoriser = Callable[[str], Optional[np.ndarray]]
 
@@ -263,7 +264,12 @@ class QuestionLog:
         return write
 
     def _count(self, s, text: str, kind: str, vector: np.ndarray | None, at: datetime) -> int:
-        """The open group this question belongs to, counted once more; a new group if none."""
+        """The open group this question belongs to, counted once more; a new group if none.
+        Writers on several workers take the groups' lock first: batches updating the same groups
+        in different orders deadlocked (PostgreSQL then rolled one back after a second, and its
+        entries were written again one by one), and two workers could each open a new group for
+        the same question."""
+        xact_lock(s, GROUPS_LOCK_KEY)
         name = self._embedder_name()
         candidates = s.exec(select(UnansweredQuestion).where(UnansweredQuestion.status == "open")
                             .order_by(UnansweredQuestion.last_asked.desc()).limit(CANDIDATES)).all()

@@ -13,11 +13,13 @@ migrations can open any database; one engine per URL per process. The schema is 
 """
 from __future__ import annotations
 
+import inspect
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from sqlalchemy import event, insert
+from pydantic_core import PydanticUndefined
+from sqlalchemy import event, insert, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlmodel import Session, SQLModel, create_engine
@@ -128,11 +130,11 @@ def insert_row(session: Session, model: type[SQLModel], *, skip_duplicate: bool 
     /wechat request (the signed request, the de-dup claim, a new follower, the question log)
     measurably cost; a duplicate key raises IntegrityError here, as a flush would, or with
     `skip_duplicate` is left as it is (ON CONFLICT DO NOTHING: PostgreSQL and SQLite)."""
-    for name, field in model.model_fields.items():
+    for name, default in _defaults(model):
         if name not in values:
-            default = field.get_default(call_default_factory=True)
-            if default is not None:
-                values[name] = default
+            value = default() if callable(default) else default
+            if value is not None:
+                values[name] = value
     dialect = session.get_bind().dialect.name
     key = (model.__tablename__, dialect if skip_duplicate else "")
     stmt = _inserts.get(key)
@@ -149,6 +151,50 @@ def insert_row(session: Session, model: type[SQLModel], *, skip_duplicate: bool 
 
 
 _inserts: dict[tuple[str, str], Any] = {}  # insert_row's statements, by table and dialect
+_IMMUTABLE = (str, int, float, bool, bytes, tuple, frozenset, type(None))
+_model_defaults: dict[type, list[tuple[str, Any]]] = {}
+
+
+def _defaults(model: type[SQLModel]) -> list[tuple[str, Any]]:
+    """The model's declared defaults, worked out once per model (pydantic's `get_default`, asked
+    for every field on every insert, inspects each factory's signature: a third of insert_row's
+    time): a factory (or a deep copy of a mutable default) is called per row, a plain value shared."""
+    found = _model_defaults.get(model)
+    if found is None:
+        found = []
+        for name, field in model.model_fields.items():
+            if field.default_factory is not None:
+                found.append((name, field.default_factory if _no_arguments(field.default_factory)
+                              else lambda f=field: f.get_default(call_default_factory=True, validated_data={})))
+            elif isinstance(field.default, _IMMUTABLE) or field.default is PydanticUndefined:
+                if field.default is not PydanticUndefined and field.default is not None:
+                    found.append((name, field.default))
+            else:
+                found.append((name, lambda f=field: f.get_default()))
+        _model_defaults[model] = found
+    return found
+
+
+def _no_arguments(factory) -> bool:
+    """A factory called with nothing (utcnow, dict), not one taking the validated data."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin type such as dict or list
+        return True
+    return not any(p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def xact_lock(session: Session, key: int) -> None:
+    """Hold PostgreSQL's transaction-scoped advisory lock `key` until `session` commits or rolls
+    back (taken once per session; sessions here are one transaction each: session_scope). It
+    orders writers on several workers that would otherwise lock the same rows in different
+    orders (a deadlock). SQLite has one writer at a time anyway: nothing to do."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    held = session.info.setdefault("xact_locks", set())
+    if key not in held:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        held.add(key)
 
 
 @contextmanager

@@ -37,3 +37,32 @@ def test_a_bad_entry_in_a_batch_costs_only_itself(request, tmp_path):
     with session_scope(settings.db_url) as s:
         stored = {row.key: row.question for row in s.exec(select(AskLog))}
     assert stored == dict(zip(keys, QUESTIONS))
+
+
+def test_counting_a_group_waits_for_another_workers_counting(request, tmp_path):
+    """Workers counting refused questions into the same groups take turns (on PostgreSQL the
+    groups' advisory lock, on SQLite the one write lock): two batches updating the same groups
+    in different orders deadlocked before. While another transaction holds the turn, a refused
+    question is not counted; once it commits, it is."""
+    from sqlalchemy import text
+
+    from knowledge.unanswered import GROUPS_LOCK_KEY
+    from storage.db import xact_lock
+    from storage.models import UnansweredQuestion
+
+    settings = database_settings(request.config, tmp_path)
+    qlog = QuestionLog(settings)
+    refused = Answer(answer="…", refused=True)
+    with session_scope(settings.db_url) as holder:  # the other worker's batch, mid-transaction
+        if holder.get_bind().dialect.name == "postgresql":
+            xact_lock(holder, GROUPS_LOCK_KEY)
+        else:
+            holder.execute(text("UPDATE unansweredquestion SET count = count WHERE 0"))  # takes the write lock
+        qlog.record(QUESTIONS[0], None, refused, threshold=0.5)
+        assert not qlog.flush(timeout=1)  # still waiting for its turn
+        with session_scope(settings.db_url) as other:
+            assert other.exec(select(UnansweredQuestion)).all() == []
+    assert qlog.flush(timeout=20)
+    with session_scope(settings.db_url) as s:
+        groups = s.exec(select(UnansweredQuestion)).all()
+    assert [(g.question, g.count) for g in groups] == [(QUESTIONS[0], 1)]

@@ -20,7 +20,7 @@ import re
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
@@ -217,6 +217,10 @@ def _follower(session, settings: Settings, openid: str) -> Follower:
     return session.exec(lock).one()
 
 
+# the de-dup row locked for the turn: built once, run as Core (no ORM row is wanted back)
+_LOCK_CLAIM = select(ProcessedMessage.key).where(ProcessedMessage.key == bindparam("key")).with_for_update()
+
+
 class ClaimLost(Exception):
     """The de-dup record no longer carries this handling's claim time: a retry took the message
     over (bot.wechat.inbox.take_over). The turn is rolled back so the message is applied once."""
@@ -237,7 +241,7 @@ def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = 
     wiring.wire()  # the parts' commands, keys, hooks and form actions (once per process)
     with session_scope(settings.db_url) as session:
         if dedup_key:  # held to the commit: on PostgreSQL the lock says "this handling is alive"
-            session.exec(select(ProcessedMessage.key).where(ProcessedMessage.key == dedup_key).with_for_update())
+            session.connection().execute(_LOCK_CLAIM, {"key": dedup_key})
         follower = _follower(session, settings, inbound.openid)
         turn = Turn(inbound=inbound, follower=follower, session=session, settings=settings, kb=kb,
                     values=turn_values.load(session, inbound.openid))
@@ -252,6 +256,10 @@ def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = 
                                                     ProcessedMessage.status == "processing")
             if claimed_at is not None:
                 finish = finish.where(ProcessedMessage.created_at == claimed_at)
-            if session.exec(finish.values(status="done", reply=reply, finished_at=utcnow())).rowcount != 1:
+            # a Core statement on the turn's connection: no ORM object stands for this row, so
+            # the ORM's session synchronisation around the UPDATE was pure cost; the follower's
+            # changes are flushed by the commit
+            finish = finish.values(status="done", reply=reply, finished_at=utcnow())
+            if session.connection().execute(finish).rowcount != 1:
                 raise ClaimLost(dedup_key)
     return reply

@@ -102,7 +102,7 @@ def claim(settings: Settings, key: str, openid: str) -> Optional[Claimed]:
     try:
         with session_scope(settings.db_url) as s:
             insert_row(s, ProcessedMessage, key=key, openid=openid, created_at=now)  # a duplicate raises here
-            kept = s.exec(push.newest_kept(openid)).first()
+            kept = push.newest_kept(s, openid)
     except IntegrityError:
         claimed_at = take_over(settings, key)
         return None if claimed_at is None else Claimed(claimed_at, _kept(settings, openid))

@@ -20,7 +20,7 @@ import logging
 from datetime import timedelta
 from typing import Any, Callable, NamedTuple, Optional
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, or_, update
 from sqlmodel import select
 from wechatpy.exceptions import WeChatClientException
 
@@ -136,18 +136,22 @@ def _claim(settings: Settings, item_id: int) -> bool:
         return res.rowcount == 1
 
 
-def newest_kept(openid: str):
-    """The query for the id of this follower's newest kept message (no row: nothing kept); the
-    inbox runs it inside its claim's transaction."""
-    return select(PendingPush.id).where(
-        and_(PendingPush.openid == openid, PendingPush.delivered_at.is_(None))
-    ).order_by(PendingPush.id.desc()).limit(1)
+_NEWEST_KEPT = select(PendingPush.id).where(
+    and_(PendingPush.openid == bindparam("openid"), PendingPush.delivered_at.is_(None))
+).order_by(PendingPush.id.desc()).limit(1)
+
+
+def newest_kept(session, openid: str) -> int | None:
+    """The id of this follower's newest kept message (None: nothing kept), in `session`'s
+    transaction (the inbox runs it inside its claim's). One statement built once, run as Core
+    on the session's connection: it is on every /wechat request."""
+    return session.connection().execute(_NEWEST_KEPT, {"openid": openid}).scalar()
 
 
 def last_pending(settings: Settings, openid: str) -> int | None:
     """The id of this follower's newest kept message, or None when nothing is kept."""
     with session_scope(settings.db_url) as s:
-        return s.exec(newest_kept(openid)).first()
+        return newest_kept(s, openid)
 
 
 def deliver_pending(settings: Settings, openid: str, up_to: int | None = None, sweep: bool = False) -> int:
