@@ -211,12 +211,16 @@ class KnowledgeBase:
         return query, hits
 
     def covered_regions(self) -> list[str]:
-        """The regions of the loaded notices, most notices first (from the index, not a list)."""
-        counts: dict[str, int] = {}
-        for n in self._reload().notices.values():
-            if n.region:
-                counts[n.region] = counts.get(n.region, 0) + 1
-        return sorted(counts, key=lambda r: (-counts[r], r))
+        """The regions of the loaded notices, most notices first (from the index, not a list);
+        asked several times per question, so worked out once per loaded version."""
+        def count() -> tuple[str, ...]:
+            counts: dict[str, int] = {}
+            for n in self._reload().notices.values():
+                if n.region:
+                    counts[n.region] = counts.get(n.region, 0) + 1
+            return tuple(sorted(counts, key=lambda r: (-counts[r], r)))
+
+        return list(self._per_version("covered_regions", (), count))
 
     def ask(self, question: str, region: str | None = None) -> Answer:
         """`region`: the asker's place (the follower's stored region is the channel's to give).
