@@ -21,7 +21,8 @@ county name was read (文水 for 文水县), set J (another fresh helper) scored
 3/60, 10/12. Set K (a fresh helper, the session after, before its changes) scored once untouched:
 51/60, 3/60 answerable refused, 11/12. After that session's detail kinds (电话, 哪家, 哪个平台; tuned on
 tests/data/train and validation t6–t11 only), set L (another fresh helper) scored once untouched:
-49/60, 4/60, 10/12.
+49/60, 4/60, 10/12. Set M (a fresh helper, 2026-12-04, before that session's changes) scored once
+untouched on b65b97b: 52/60, 4/60 answerable refused, 10/12 out of scope refused (the anchor 39/60).
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ pytestmark = pytest.mark.db
     ("2026-12-03_set_j", 11, 2),
     ("2026-12-03_set_k", 9, 1),
     ("2026-12-03_set_l", 11, 2),
+    ("2026-12-04_set_m", 8, 2),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")
