@@ -26,6 +26,8 @@ REFUSAL = ("抱歉，现有的政策文件里没有找到能回答这个问题�
            "培训机构开班和考核要求、证书与补贴等。也可以发送“我在聊城”设定地区，或回复“投诉”反映培训机构问题。")
 EXPIRED = "该政策已于{d}到期，请以最新通知为准。"
 MAX_QUOTE = 220
+COMPLETE_QUOTE = 120  # characters of a second clause quoted for a figure the first leaves out
+COMPLETE_FROM = 8  # candidates searched for a clause stating a figure the best one leaves out
 NOTE_SHARE = 0.1  # another notice is noted when its clause has this share of the best's weight
 MAX_ANSWER = 600  # characters: one phone screen, well inside a 2048-byte WeChat message
 _BLANK = re.compile(r"_{2,}")
@@ -234,10 +236,10 @@ def same_rule(a: str, b: str) -> bool:
     return na <= nb or nb <= na
 
 
-def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limit: int = MAX_QUOTE,
-                 include: set[int] | None = None, question: str = "") -> tuple[list[str], Source]:
-    """The lines for one clause: plain answer (with expiry), quote, citation, region. The
-    quote holds the best sentence that states the kind of fact asked (an amount, a date…)."""
+def quoted(hit: Hit, types: list[QType], limit: int = MAX_QUOTE, include: set[int] | None = None,
+           question: str = "") -> tuple[str, str]:
+    """(heading, quote) of a clause: the quote holds its best sentence that states the kind of
+    fact asked, or the short list the clause is an item of."""
     quote = listed = family_quote(hit, types)
     if not listed:
         units = hit.sentence_scores or []
@@ -245,8 +247,31 @@ def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limi
         if typed and len(units) > 1:
             include = (include or set()) | {max(typed, key=lambda j: units[j][1])}
         quote = best_quote(hit.chunk.text, hit.sentence_scores, limit, include, question, types)
+    return heading_label(hit.family[0].heading_path if listed else hit.chunk.heading_path, quote), quote
+
+
+def completing(hits: list[Hit], figures: list[QType], shown: str) -> tuple[Hit, list[QType]] | None:
+    """A question that asks two figures (“视频要多长，照片要几张”) of which the best clause's
+    quote (`shown`) states only some: the next candidate clause of the same notice that states
+    a missing one (its sibling item “图片资料。不少于5张”), with the figures it is quoted for."""
+    primary = hits[0]
+    missing = [t for t in figures if not t.states.search(shown)]
+    if not missing or len(missing) == len(figures):
+        return None  # all stated, or none (a near miss, refused before it gets here)
+    for other in hits[1:COMPLETE_FROM]:
+        if other.notice.id == primary.notice.id and other.chunk.id != primary.chunk.id:
+            found = [t for t in missing if t.states.search(other.chunk.text)]
+            if found:
+                return other, found
+    return None
+
+
+def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limit: int = MAX_QUOTE,
+                 include: set[int] | None = None, question: str = "") -> tuple[list[str], Source]:
+    """The lines for one clause: plain answer (with expiry), quote, citation, region. The
+    quote holds the best sentence that states the kind of fact asked (an amount, a date…)."""
+    heading, quote = quoted(hit, types, limit, include, question)
     n = hit.notice
-    heading = heading_label(hit.family[0].heading_path if listed else hit.chunk.heading_path, quote)
     valid = hit.chunk.valid_until or n.valid_until
     first = yes_no(types, quote) + plain_line(types, quote, heading, question)
     if is_expired(valid, today):
@@ -268,15 +293,23 @@ def replaced_line(notice) -> str:
 
 
 def compose(query: Query, hits: list[Hit], today: date, types: list[QType], lead: str = "",
-            tail: list[str] | None = None, include: set[int] | None = None, limit: int = MAX_QUOTE) -> Answer:
+            tail: list[str] | None = None, include: set[int] | None = None, limit: int = MAX_QUOTE,
+            figures: list[QType] | None = None) -> Answer:
     """`lead`: a first line said before everything (whose region's rule this is, when it is
     not the asker's); `tail`: last lines (a next step, e.g. how to complain); `include`: the
     best clause's sentences that must be quoted (one per part of a several-question message),
-    within `limit` characters."""
+    within `limit` characters; `figures`: the figures asked outright, a missing one of which
+    another clause of the same notice may state (`completing`)."""
     primary = hits[0]
     tail = tail or []
     lines, source = clause_block(primary, types, today, lead, limit=limit, include=include, question=query.text)
     sources, more = [source], []
+    extra = completing(hits, figures or [], "\n".join(lines))
+    if extra is not None:
+        other, found = extra
+        heading, quote = quoted(other, found, COMPLETE_QUOTE, question=query.text)
+        lines.insert(len(lines) - 2, f"{heading}「{quote}」")  # before the notice's citation, which both share
+        sources.append(to_source(other, quote, today))
     seen_notices = {primary.notice.id}
     budget = MAX_ANSWER - sum(len(t) + 1 for t in tail)
     for other in hits[1:]:

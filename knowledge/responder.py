@@ -178,7 +178,7 @@ def answer_one(kb, question: str, region: str | None, place,
     if focus is not None and focus[0] == hits[0].chunk.id:
         include, quote_limit = focus[1], focus[2]
     ans = answering.compose(query, hits, today, ctx.types, lead=lead, tail=hints_for(question),
-                            include=include, limit=quote_limit)
+                            include=include, limit=quote_limit, figures=ctx.figures)
     model = ranking.load()
     close = model.close if model else 0.8
     quoted = {s.file + s.excerpt[:20] for s in ans.sources}

@@ -111,3 +111,18 @@ def test_garbage_and_emoji_never_500(http):
         r = http.post("/api/ask", json={"question": q})
         assert r.status_code == 200
         assert r.json()["refused"] is True
+
+
+def test_two_figures_asked_are_both_quoted_from_the_notice(http):
+    # the best clause (视频素材) states the duration; its sibling item (图片资料) the count
+    body = ask(http, "报品牌宣传素材，照片要几张？视频多长？")
+    assert not body["refused"]
+    assert "2-3分钟" in body["answer"] and "不少于5张" in body["answer"]
+    assert body["answer"].count("——《") == 1  # one notice, cited once
+    assert {s["file"] for s in body["sources"]} == {"003_a712d972baa709d7"}
+    assert len(body["answer"].encode()) <= 2048
+
+
+def test_one_figure_asked_gets_no_second_clause(http):
+    body = ask(http, "品牌宣传视频要多长？")
+    assert "2-3分钟" in body["answer"] and "不少于5张" not in body["answer"]
