@@ -266,6 +266,18 @@ def completing(hits: list[Hit], figures: list[QType], shown: str) -> tuple[Hit, 
     return None
 
 
+def plain_of(answer: str) -> str:
+    """The plain line that opens an answer (the fact, or yes/no), without its full stop; "" when
+    the answer opens with its quote. An expired rule's line keeps only “已到期” before the fact."""
+    first = answer.split("\n", 1)[0].strip()
+    if not first or "「" in first:
+        return ""
+    if first.startswith("⚠️"):
+        rest = first.split("原规定：", 1)
+        first = "（已到期）" + rest[1] if len(rest) == 2 else ""
+    return first.rstrip("。")
+
+
 def clause_block(hit: Hit, types: list[QType], today: date, lead: str = "", limit: int = MAX_QUOTE,
                  include: set[int] | None = None, question: str = "") -> tuple[list[str], Source]:
     """The lines for one clause: plain answer (with expiry), quote, citation, region. The

@@ -34,6 +34,7 @@ MAX_CHOICES = 2
 MAX_OVERVIEW = 9  # one digit each
 PART_QUOTE = 160
 LABEL = 22
+FACT_LABEL = 40  # characters of a choice label that states its clause's fact
 
 
 def threshold(kb) -> float:
@@ -108,10 +109,18 @@ def refuse(kb, place: tuple[str, str] | None, ctx: SearchContext | None = None) 
     return answering.refusal(note, tail=tail)
 
 
-def _label(hit: Hit) -> str:
+def _label(hit: Hit, answer: str = "") -> str:
+    """A choice's label: the fact its clause states (its answer's plain first line, e.g.
+    “实操培训每学时连续录像不低于15分钟”), so the follower sees it before picking; else the
+    clause's heading. With the clause's place either way."""
+    where = short_name(hit.notice.region) or ""
+    fact = answering.plain_of(answer)
+    if fact and len(fact) > FACT_LABEL and "：" in fact:
+        fact = fact.split("：", 1)[1]  # the heading before the fact
+    if fact and len(fact) <= FACT_LABEL:
+        return f"{fact}（{where}）" if where else fact
     quote = answering.readable(hit.chunk.text)
     head = answering.heading_label(hit.chunk.heading_path, "").rstrip("：") or squash(quote)[:LABEL]
-    where = short_name(hit.notice.region) or ""
     text = f"{head}（{where}）" if where else head
     return text if len(text) <= LABEL + 6 else text[: LABEL + 5] + "…"
 
@@ -187,7 +196,7 @@ def answer_one(kb, question: str, region: str | None, place,
     choices = []
     for h in runners[:MAX_CHOICES]:
         alt = answering.compose(query, [h], today, ctx.types)
-        choices.append(Choice(label=_label(h), answer=alt.answer, sources=alt.sources))
+        choices.append(Choice(label=_label(h, alt.answer), answer=alt.answer, sources=alt.sources))
     ans.choices = choices  # beside the text: the chat renders them as a numbered list (bot/choices.py)
     return ans
 

@@ -126,3 +126,26 @@ def test_two_figures_asked_are_both_quoted_from_the_notice(http):
 def test_one_figure_asked_gets_no_second_clause(http):
     body = ask(http, "品牌宣传视频要多长？")
     assert "2-3分钟" in body["answer"] and "不少于5张" not in body["answer"]
+
+
+def test_a_runner_up_choice_is_labelled_with_the_fact_its_clause_states(http):
+    # no place named: 文水's clause on missing video answers first; 济源's rule on how long each
+    # practical hour is filmed is offered beside it, its figure in the label itself
+    body = ask(http, "动手练那个课录像得连着录多长时间")
+    labels = [c["label"] for c in body["choices"]]
+    assert labels, body
+    for label in labels:
+        assert "「" not in label and len(label) <= 40 + 8
+    assert any("分钟" in label and label.endswith("（济源）") for label in labels), labels
+
+
+@pytest.mark.parametrize("first, label", [
+    ("实操培训每学时连续录像不低于15分钟。", "实操培训每学时连续录像不低于15分钟"),
+    ("过程监管：「推行指纹签到」", ""),
+    ("⚠️该政策已于2021年12月31日到期，请以最新通知为准。原规定：按每人每月500元补贴。", "（已到期）按每人每月500元补贴"),
+    ("⚠️该政策已于2021年12月31日到期，请以最新通知为准。", ""),
+])
+def test_plain_line_of_an_answer(first, label):
+    from knowledge.answer import plain_of
+
+    assert plain_of(first + "\n「…」\n——《…》") == label
