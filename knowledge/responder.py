@@ -207,12 +207,15 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     limit = threshold(kb)
     today = kb.today()
     retrieved = [(part, *retrieve(kb, part, region, context=question.replace(part, " "))[1:]) for part in parts]
-    anchor, whole = None, None
+    anchor, whole = None, retrieve(kb, question, region)
+    if whole[1] and referred(whole[1][0]):
+        # the message as a whole means a neighbouring service (“你是谁开发的？能陪我聊天吗？”):
+        # refer it, rather than answer a part by the one policy word it happens to hold
+        return refuse(kb, place, whole[2])
     if any(not hits or hits[0].score < limit or unstated(hits[0], ctx) for _p, hits, ctx in retrieved):
         # a part too short to stand alone (“一个班最多多少人？”), or whose best clause lacks the
         # figure it asks, is still answered by the clause the whole message, read at once, is
         # confidently about
-        whole = retrieve(kb, question, region)
         top = whole[1][0] if whole[1] else None
         if top is not None and top.score >= limit and not referred(top):
             anchor = top.chunk.id

@@ -149,3 +149,9 @@ def test_plain_line_of_an_answer(first, label):
     from knowledge.answer import plain_of
 
     assert plain_of(first + "\n「…」\n——《…》") == label
+
+
+def test_a_several_part_message_that_means_chat_is_not_answered_part_by_part(http):
+    # alone, “你是谁开发的” shares one word (开发) with a clause; the message as a whole is chat
+    body = ask(http, "你是谁开发的？能陪我聊聊天吗？")
+    assert body["refused"] is True and body["sources"] == []
