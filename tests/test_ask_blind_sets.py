@@ -23,6 +23,9 @@ county name was read (文水 for 文水县), set J (another fresh helper) scored
 tests/data/train and validation t6–t11 only), set L (another fresh helper) scored once untouched:
 49/60, 4/60, 10/12. Set M (a fresh helper, 2026-12-04, before that session's changes) scored once
 untouched on b65b97b: 52/60, 4/60 answerable refused, 10/12 out of scope refused (the anchor 39/60).
+After that session's figure completion, fact labels and whole-message referral (tuned on
+tests/data/train and validation only), set N (another fresh helper) scored once untouched on
+7c7b959: 54/60, 4/60, 11/12 (the anchor 37/60).
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ pytestmark = pytest.mark.db
     ("2026-12-03_set_k", 9, 1),
     ("2026-12-03_set_l", 11, 2),
     ("2026-12-04_set_m", 8, 2),
+    ("2026-12-04_set_n", 7, 1),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")
