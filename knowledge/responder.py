@@ -232,6 +232,7 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
             pick = next((h for h in hits[1:] if h.chunk.id == anchor and usable(h)
                          and (fact_matches(ctx.types, h.chunk.text) or h.features["coverage"] >= 0.5)), None)
         found.append((part, pick, ctx))
+    found = _cohere(found, [hits for _p, hits, _c in retrieved], kb.use_synonyms)
     answered = [(p, h, c) for p, h, c in found if h is not None]
     if not answered:
         return refuse(kb, place)
@@ -263,6 +264,23 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     ans = Answer(answer=text + ("\n" + "\n".join(tail) if tail else ""), sources=sources[:5])
     ans.unanswered_parts = [part for part, hit, _c in found if hit is None]  # logged as refused
     return ans
+
+
+def _cohere(found: list, candidates: list[list[Hit]], use_synonyms: bool) -> list:
+    """A part of one word (“邮箱是多少？” after “…要报到市局哪个科室？”) leans on the rest of the
+    message: it is answered from a notice that answers another part, by that notice's clause
+    that states the kind of fact it asks, rather than by whichever notice has the word."""
+    own = {i: len(parse_query(part, use_synonyms=use_synonyms).concepts) for i, (part, _h, _c) in enumerate(found)}
+    out = list(found)
+    for i, (part, pick, ctx) in enumerate(found):
+        others = {h.notice.id for j, (_p, h, _c) in enumerate(found) if j != i and h is not None and own[j] > 1}
+        if own[i] > 1 or not others or not ctx.types or (pick is not None and pick.notice.id in others):
+            continue
+        near = next((h for h in candidates[i] if h.notice.id in others and not referred(h) and not unstated(h, ctx)
+                     and fact_matches(ctx.types, h.chunk.text)), None)
+        if near is not None:
+            out[i] = (part, near, ctx)
+    return out
 
 
 def overview(kb, place: tuple[str, str] | None) -> Answer:

@@ -155,3 +155,10 @@ def test_a_several_part_message_that_means_chat_is_not_answered_part_by_part(htt
     # alone, “你是谁开发的” shares one word (开发) with a clause; the message as a whole is chat
     body = ask(http, "你是谁开发的？能陪我聊聊天吗？")
     assert body["refused"] is True and body["sources"] == []
+
+
+def test_a_one_word_part_is_answered_from_the_notice_the_message_is_about(http):
+    # “邮箱是多少？” alone would go to the province's contact line; here it leans on part one
+    body = ask(http, "临沂各县区局整理的高危企业补贴材料要报到市局哪个科室？邮箱是多少？")
+    assert "yjjpxksk@163.com" in body["answer"] and "syaprst" not in body["answer"]
+    assert {s["file"] for s in body["sources"]} == {"000_8847731a03a64208"}
