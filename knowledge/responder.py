@@ -34,6 +34,7 @@ MAX_CHOICES = 2
 MAX_OVERVIEW = 9  # one digit each
 PART_QUOTE = 160
 LABEL = 22
+NEAREST = 0.5  # a clause with this share of the refusal threshold is offered beside a refusal
 FACT_LABEL = 40  # characters of a choice label that states its clause's fact
 
 
@@ -164,6 +165,17 @@ def not_stated(kb, place, query, hit: Hit, ctx, missing: str = "") -> Answer:
     return ans
 
 
+def unsure(kb, place, query, hit: Hit, ctx) -> Answer:
+    """Not confident enough to answer, yet the best clause is not far off: refuse, and offer
+    that clause as a choice, so the evidence retrieval found is one digit away, never asserted."""
+    ans = refuse(kb, place, ctx)
+    ans.answer = ans.answer.replace("没有找到能回答", "没有找到能确切回答", 1)
+    alt = answering.compose(query, [hit], kb.today(), ctx.types, lead="没有找到确切的答案，最接近的规定如下，请自行判断：")
+    ans.choices = [Choice(label=f"最接近的规定：{_label(hit, alt.answer.split(chr(10), 1)[1])}", answer=alt.answer,
+                          sources=alt.sources)]
+    return ans
+
+
 def answer_one(kb, question: str, region: str | None, place,
                focus: tuple[int, set[int], int] | None = None, retrieved=None) -> Answer:
     """`focus`: (chunk id, sentences, quote limit) — when the best clause is that chunk, those of
@@ -174,8 +186,10 @@ def answer_one(kb, question: str, region: str | None, place,
     named = place_named(question, kb.covered_regions()).path  # a place the question itself names ("北京的…")
     if named and place is not None and not covered_by(place[0], kb.covered_regions()):
         return elsewhere(kb, place, query, hits, ctx)
-    if not hits or hits[0].score < limit or referred(hits[0]):
+    if not hits or referred(hits[0]):
         return refuse(kb, place, ctx)
+    if hits[0].score < limit:
+        return unsure(kb, place, query, hits[0], ctx) if hits[0].score >= NEAREST * limit else refuse(kb, place, ctx)
     if unstated(hits[0], ctx):
         return not_stated(kb, place, query, hits[0], ctx)
     year = unmet_year(question, ctx.types, hits[0].notice, hits[0].chunk.text)

@@ -162,3 +162,14 @@ def test_a_one_word_part_is_answered_from_the_notice_the_message_is_about(http):
     body = ask(http, "临沂各县区局整理的高危企业补贴材料要报到市局哪个科室？邮箱是多少？")
     assert "yjjpxksk@163.com" in body["answer"] and "syaprst" not in body["answer"]
     assert {s["file"] for s in body["sources"]} == {"000_8847731a03a64208"}
+
+
+def test_an_unsure_refusal_offers_the_nearest_clause_as_a_choice(http):
+    # below the refusal threshold, but the best clause is the one about employment proof
+    body = ask(http, "文水培训学员在企业就业了，就业证明要交什么？")
+    assert body["refused"] is True and body["sources"] == []
+    assert "没有找到能确切回答" in body["answer"]
+    [choice] = body["choices"]
+    assert choice["label"].startswith("最接近的规定：") and choice["label"].endswith("（文水）")
+    r = http.post("/api/ask", json={"question": "红烧肉怎么做"}).json()
+    assert r["refused"] is True and r["choices"] == []  # nothing near: a plain refusal
