@@ -31,7 +31,7 @@ COMPLETE_FROM = 8  # candidates searched for a clause stating a figure the best 
 NOTE_SHARE = 0.1  # another notice is noted when its clause has this share of the best's weight
 MAX_ANSWER = 600  # characters: one phone screen, well inside a 2048-byte WeChat message
 _BLANK = re.compile(r"_{2,}")
-_FRAGMENT_SPLIT = re.compile(r"(?<=[，,；;。：:])")
+_FRAGMENT_SPLIT = re.compile(r"(?<=[，,；;。])|(?<=[：:])(?!\s*\d)")  # not inside a ratio (“1 : 20”) or before a figure
 _NEGATIVE = re.compile(r"不得|不能|不予|禁止|严禁|不允许|不可")
 _NOT_NEEDED = re.compile(r"无需|无须|不需|不再|不用|免于|可不")
 _POSITIVE = re.compile(r"可以|可|给予|享受|纳入|允许|应当|按规定")

@@ -20,7 +20,7 @@ from knowledge.families import QUOTE_LIMIT
 from knowledge.index import Hit, SearchContext
 from knowledge.lexical import parse_query
 from knowledge.normalise import normalise_question
-from knowledge.qtypes import FIGURE_WORDS, asked_types, fact_matches, figures_asked
+from knowledge.qtypes import FIGURE_WORDS, asked_types, fact_matches, fact_units, figures_asked
 from knowledge.years import unmet_year
 from knowledge.questions import is_overview, split_parts
 from knowledge.regions import COVERS, covered_by, place_named, region_matches
@@ -254,8 +254,13 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
         best_units = {max(range(len(h.sentence_scores)), key=lambda j: h.sentence_scores[j][1])
                       for _p, h, _c in answered if h.sentence_scores}
         limit = max(answering.MAX_QUOTE, min(PART_QUOTE * len(parts), QUOTE_LIMIT))
-        return answer_one(kb, question, region, place, focus=(answered[0][1].chunk.id, best_units, limit),
-                          retrieved=whole)
+        chosen = answered[0][1]
+        query, hits, ctx = whole
+        mine = next((h for h in hits if h.chunk.id == chosen.chunk.id), None)
+        if mine is not None and mine.score >= threshold(kb):  # the clause every part chose leads
+            hits = [mine] + [h for h in hits if h is not mine]
+        return answer_one(kb, question, region, place, focus=(chosen.chunk.id, best_units, limit),
+                          retrieved=(query, hits, ctx))
     blocks, sources, first_for = [], [], {}
     for i, (part, hit, ctx) in enumerate(found, 1):
         if hit is None:
@@ -294,6 +299,23 @@ def _cohere(found: list, candidates: list[list[Hit]], use_synonyms: bool) -> lis
                      and fact_matches(ctx.types, h.chunk.text)), None)
         if near is not None:
             out[i] = (part, near, ctx)
+    for i, (part, pick, ctx) in enumerate(out):
+        # a clause that answers another part and states, in another of its sentences, the kind
+        # of fact this part asks (“一节课至少多少分钟？实操要占多少？”: 40分钟 and 65% in one clause)
+        if pick is None or not ctx.types:
+            continue
+        theirs = {h.chunk.id: h for j, (_p, h, _c) in enumerate(out) if j != i and h is not None}
+        if pick.chunk.id in theirs:
+            continue
+        for h in candidates[i]:
+            other = theirs.get(h.chunk.id)
+            if other is None or referred(h) or unstated(h, ctx) or not other.sentence_scores:
+                continue
+            used = max(range(len(other.sentence_scores)), key=lambda j: other.sentence_scores[j][1])
+            units = [answering.readable(u) for u, _sc in h.sentence_scores or []]
+            if any(j != used for j in fact_units(ctx.types, units)):
+                out[i] = (part, h, ctx)
+                break
     return out
 
 

@@ -173,3 +173,11 @@ def test_an_unsure_refusal_offers_the_nearest_clause_as_a_choice(http):
     assert choice["label"].startswith("最接近的规定：") and choice["label"].endswith("（文水）")
     r = http.post("/api/ask", json={"question": "红烧肉怎么做"}).json()
     assert r["refused"] is True and r["choices"] == []  # nothing near: a plain refusal
+
+
+def test_two_parts_one_clause_answers_are_quoted_once(http):
+    # 40分钟 and 65% stand in two sentences of one clause; “实际” alone points elsewhere (90%)
+    body = ask(http, "济源一节课至少多少分钟？实际动手练的课要占多少")
+    assert "不低于40分钟" in body["answer"] and "65%" in body["answer"]
+    assert "保持在 1 。" not in body["answer"]  # a ratio's colon does not end a fragment
+    assert len(body["answer"].encode()) <= 2048
