@@ -13,6 +13,11 @@ from core.regions import Place, infer_place
 
 @lru_cache(maxsize=4096)
 def _parse_asked(asked: str) -> Place:
+    """A stored path (“山西 吕梁 交城”) is read part by part: read as text, its bare county name
+    is too ambiguous for the gazetteer and the path would stand for its whole city."""
+    parts = asked.split()
+    if len(parts) > 1:
+        return Place(*parts[:3])
     return infer_place(asked)
 
 

@@ -158,3 +158,19 @@ def test_every_answer_fits_one_phone_message(http):
         for region in (None, "北京"):
             body = ask(http, q, **({"region": region} if region else {}))
             assert len(body["answer"]) < 620 and len(body["answer"].encode()) <= 2048, (q, len(body["answer"]))
+
+
+def test_a_county_with_no_notice_is_not_answered_by_its_neighbour_county(http):
+    # 交城 and 文水 are both counties of 吕梁; only 文水 has a notice. Its rule is offered, marked
+    body = ask(http, "交城县今年职业技能培训咋报名")
+    assert body["refused"] is True and "没有交城的政策文件" in body["answer"]
+    [choice] = body["choices"]
+    assert "文水" in choice["label"] and "仅供参考" in choice["label"]
+
+
+def test_a_county_asker_is_answered_by_its_city_notice():
+    from knowledge.regions import COVERS, region_matches
+
+    assert region_matches("山东 聊城 冠县", "山东 聊城") >= COVERS
+    assert region_matches("山西 吕梁 交城", "山西 吕梁 文水") < COVERS
+    assert region_matches("山西 吕梁 文水", "山西 吕梁 文水") == 1.0
