@@ -166,8 +166,9 @@ def not_stated(kb, place, query, hit: Hit, ctx, missing: str = "") -> Answer:
 
 
 def unsure(kb, place, query, hit: Hit, ctx) -> Answer:
-    """Not confident enough to answer, yet the best clause is not far off: refuse, and offer
-    that clause as a choice, so the evidence retrieval found is one digit away, never asserted."""
+    """Not confident enough to answer (or the question is nearer a neighbouring service), yet the
+    best clause is not far off: refuse (with the referral), and offer that clause as a choice, so
+    the evidence retrieval found is one digit away, never asserted."""
     ans = refuse(kb, place, ctx)
     ans.answer = ans.answer.replace("没有找到能回答", "没有找到能确切回答", 1)
     alt = answering.compose(query, [hit], kb.today(), ctx.types, lead="没有找到确切的答案，最接近的规定如下，请自行判断：")
@@ -186,8 +187,10 @@ def answer_one(kb, question: str, region: str | None, place,
     named = place_named(question, kb.covered_regions()).path  # a place the question itself names ("北京的…")
     if named and place is not None and not covered_by(place[0], kb.covered_regions()):
         return elsewhere(kb, place, query, hits, ctx)
-    if not hits or referred(hits[0]):
+    if not hits:
         return refuse(kb, place, ctx)
+    if referred(hits[0]):  # a confident clause still offered: “档案存几年” may mean a 人事 file, or the training's
+        return unsure(kb, place, query, hits[0], ctx) if hits[0].score >= limit else refuse(kb, place, ctx)
     if hits[0].score < limit:
         return unsure(kb, place, query, hits[0], ctx) if hits[0].score >= NEAREST * limit else refuse(kb, place, ctx)
     if unstated(hits[0], ctx):

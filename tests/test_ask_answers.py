@@ -181,3 +181,13 @@ def test_two_parts_one_clause_answers_are_quoted_once(http):
     assert "不低于40分钟" in body["answer"] and "65%" in body["answer"]
     assert "保持在 1 。" not in body["answer"]  # a ratio's colon does not end a fragment
     assert len(body["answer"].encode()) <= 2048
+
+
+def test_a_referred_question_with_a_confident_clause_offers_it(http):
+    # “档案” is also a 人事 word: referred to 12333, and the training records' rule one digit away
+    body = ask(http, "文水档案存几年")
+    assert body["refused"] is True and "12333" in body["answer"]
+    [choice] = body["choices"]
+    assert "不低于十年" in choice["label"]
+    plain = ask(http, "社保怎么交")
+    assert plain["refused"] is True and "12333" in plain["answer"] and plain["choices"] == []
