@@ -10,7 +10,10 @@ WeChat's retries may land — and a message whose copies got different replies c
 duplicate. After the run the database is asked how many complaints this run filed, against the
 confirmations the followers received (a lost or doubled complaint shows there). The messages are
 signed and encrypted before the clock starts and the replies decrypted after it, because the
-load generator runs on the same cores as the stack; its own CPU per request is printed too.
+load generator runs on the same cores as the stack; its own CPU per request is printed too, and
+so is each part's (the workers, PostgreSQL, nginx, the Chroma server: their process trees' CPU
+over the loaded window, from /proc — benchmarks/proc_cpu.py), the figure a change to a turn's
+cost shows in when requests/s moves with whatever else the machine runs.
 
     python benchmarks/bench_cluster.py                          # both stacks, 60 s each, 50 followers at once
     python benchmarks/bench_cluster.py --stacks embedded --duration 10 --concurrency 4   # a smoke run
@@ -44,6 +47,7 @@ from wechatpy.crypto import WeChatCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_wechat import AES_KEY, APPID, ROOT, TOKEN, build, free_port  # noqa: E402  (the same signed messages)
+import proc_cpu  # noqa: E402
 
 QUESTIONS = ["职业技能培训补贴标准是多少", "以工代训补贴怎么申请", "电子培训券怎么领取", "济源的培训每课时不能少于多少分钟？",
              "聊城的企业新招了员工能拿什么补贴", "取得职业资格证书后补贴多少钱", "培训补贴多久能到账", "失业人员参加培训有补贴吗"]
@@ -73,9 +77,11 @@ def content(reply: str, crypto: WeChatCrypto) -> str:
 class Stack:
     """A running stack: where to send, which processes are its workers, its database."""
 
-    def __init__(self, name: str, urls: list[str], pids: list[int], db_url: str, stop, workers=None):
+    def __init__(self, name: str, urls: list[str], pids: list[int], db_url: str, stop, workers=None, parts=None):
         self.name, self.urls, self.pids, self.db_url, self.stop = name, urls, pids, db_url, stop
         self.workers: list[str] = workers or []  # each worker's own URL (the storm's targets)
+        # the process trees whose CPU per request is reported: the workers, then the other parts
+        self.groups: dict[str, list[int]] = {"workers": pids, **(parts or {})}
 
 
 def _env() -> dict[str, str]:
@@ -138,6 +144,9 @@ def cluster(workers: int, keep: bool) -> Stack:
     ports = saved["WORKER_PORTS"].strip('"').split()
     pids = [int((state / "pids" / f"worker-{i}.pid").read_text().split()[0]) for i in range(1, len(ports) + 1)]
     db_url = f"postgresql+psycopg://postgres@127.0.0.1:{saved['PG_PORT']}/policybot"
+    parts = {name: [int((state / "pids" / f"{part}.pid").read_text().split()[0])]
+             for name, part in (("PostgreSQL", "postgres"), ("nginx", "nginx"), ("Chroma", "chroma"))
+             if (state / "pids" / f"{part}.pid").exists()}
 
     def stop():
         if not keep:
@@ -145,7 +154,7 @@ def cluster(workers: int, keep: bool) -> Stack:
             shutil.rmtree(state, ignore_errors=True)
 
     return Stack(f"cluster, {len(ports)} workers, PostgreSQL", [url], pids, db_url, stop,
-                 workers=[f"http://127.0.0.1:{p}" for p in ports])
+                 workers=[f"http://127.0.0.1:{p}" for p in ports], parts=parts)
 
 
 def planned_turns(args, prefix: str, crypto: WeChatCrypto) -> list[list[tuple]]:
@@ -224,11 +233,11 @@ async def load(stack: Stack, args) -> dict:
     clients = [own_client() for _ in plans]  # made before the clock: each builds an SSL context
     deadline = time.perf_counter() + args.duration
     profilers = profile(stack, args)
-    cpu = time.process_time()
+    cpu, parts = time.process_time(), proc_cpu.snapshot(stack.groups)
     started = time.perf_counter()
     await asyncio.gather(*(client_loop(plan, client) for plan, client in zip(plans, clients)))
     elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu
+    cpu, parts = time.process_time() - cpu, proc_cpu.since(parts, stack.groups)
     for p in profilers:
         p.wait(60)
     found = {"duplicates": 0, "confirmed": 0}
@@ -253,6 +262,8 @@ async def load(stack: Stack, args) -> dict:
             "replies over 5 s (must be 0)": str(sum(t > 5 for t in latencies)),
             "complaints confirmed / in the db": f"{found['confirmed']} / {filed}",
             "peak memory per worker (MiB)": " ".join(str(peak_mib(p)) for p in stack.pids),
+            "CPU per request (ms)": ", ".join(f"{name} {1000 * used / max(1, len(latencies)):.2f}"
+                                              for name, used in parts.items()),
             "load generator CPU per request (ms)": f"{1000 * cpu / max(1, len(latencies)):.1f}"
                                                    + (f" ({ran_out} clients ran out of turns)" if ran_out else ""),
             "messages built before the run": f"{sum(len(p) for p in plans)} in {built:.1f} s"}

@@ -73,4 +73,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tickets_api.router)
     app.include_router(console_unanswered.router)
     app.include_router(progress_page.router)  # the follower's read-only progress page (no login)
+    app.router.routes[:0] = wechat_routes.FIRST_ROUTES  # POST /wechat matched before anything else
     return app

@@ -3,8 +3,9 @@
 Why in core: the forms and the channel both speak it, and the forms must not import the bot.
 
 The WeChat layer turns a parsed wechatpy message into an `Inbound`; the router loads the
-`Follower` row and builds a `Turn`. Handlers return reply text; the router pages long text
-('更多') and saves the follower when the turn ends, in the same transaction.
+follower's row (`Follower`'s columns as a plain object) and builds a `Turn`. Handlers return
+reply text; the router pages long text ('更多') and saves the follower when the turn ends, in
+the same transaction.
 """
 from __future__ import annotations
 
@@ -33,10 +34,11 @@ class Inbound:
 @dataclass
 class Turn:
     inbound: Inbound
-    follower: Any  # storage.models.Follower: the row the router loaded (and saves) for this turn
+    follower: Any  # storage.follower_row.FollowerState: the row the router loaded (and saves) for this turn
     session: Session
     settings: Settings
     kb: Any  # knowledge.service.KnowledgeBase (core names no layer above it)
     # the follower's short-lived KeyValue rows read with the follower row, by key (None: absent);
     # bot/turn_values.py reads and writes them, a key not in here is looked up on its own
     values: dict[str, Any] = field(default_factory=dict)
+    written: dict[str, Any] = field(default_factory=dict)  # the values put or dropped, until saved

@@ -123,13 +123,14 @@ def init_db(url: str, *, upgrade: bool = True) -> Engine:
     return get_engine(url)
 
 
-def insert_row(session: Session, model: type[SQLModel], *, skip_duplicate: bool = False, **values: Any) -> None:
+def insert_row(session: Session, model: type[SQLModel], *, skip_duplicate: bool = False, **values: Any) -> int:
     """Insert one `model` row: the given values over the model's declared defaults (a default of
     None is the column's NULL). It goes straight to the database — no instance validated, no
     unit of work flushed, the statement built once per table — which the rows written on every
     /wechat request (the signed request, the de-dup claim, a new follower, the question log)
     measurably cost; a duplicate key raises IntegrityError here, as a flush would, or with
-    `skip_duplicate` is left as it is (ON CONFLICT DO NOTHING: PostgreSQL and SQLite)."""
+    `skip_duplicate` is left as it is (ON CONFLICT DO NOTHING: PostgreSQL and SQLite). Returns
+    the rows inserted: 1, or 0 for a duplicate skipped."""
     for name, default in _defaults(model):
         if name not in values:
             value = default() if callable(default) else default
@@ -143,11 +144,13 @@ def insert_row(session: Session, model: type[SQLModel], *, skip_duplicate: bool 
             from sqlalchemy.dialects import postgresql, sqlite
 
             stmt = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](model.__table__)
-            stmt = stmt.on_conflict_do_nothing()
+            # RETURNING says whether the row went in: psycopg's rowcount for an INSERT is -1 here
+            stmt = stmt.on_conflict_do_nothing().returning(*model.__table__.primary_key.columns)
         else:
             stmt = insert(model.__table__)
         _inserts[key] = stmt
-    session.execute(stmt, values)
+    result = session.execute(stmt, values)
+    return int(result.first() is not None) if skip_duplicate else 1
 
 
 _inserts: dict[tuple[str, str], Any] = {}  # insert_row's statements, by table and dialect

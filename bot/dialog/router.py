@@ -22,7 +22,6 @@ from typing import Optional
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import select
 
 from bot import choices, turn_values
@@ -33,6 +32,7 @@ from bot.dialog.paging import MORE_WORDS, page_reply, show_more
 from bot.dialog.registry import REGISTRY, RunKey
 from core.config import Settings
 from core.turn import Inbound, Turn
+from storage import follower_row
 from storage.db import insert_row, session_scope
 from storage.models import Follower, ProcessedMessage, utcnow
 
@@ -195,26 +195,26 @@ def route(turn: Turn) -> str:
 
 # ---------------------------------------------------------------- entry point
 
-def _follower(session, settings: Settings, openid: str) -> Follower:
+def _follower(session, settings: Settings, openid: str) -> follower_row.FollowerState:
     """The follower's row, locked for the turn; a known follower costs this one SELECT. A first
     message creates the row (concurrent first messages race on the primary key) and reads it
     again, each statement seeing what is committed before it: on PostgreSQL inside the turn
     (ON CONFLICT DO NOTHING waits for a racing first message's turn; READ COMMITTED), on SQLite
     in a short transaction of its own — a write inside the turn would hold SQLite's one write
-    lock for the whole turn (pysqlite reads outside a transaction until the first write)."""
-    lock = select(Follower).where(Follower.openid == openid).with_for_update()
-    follower = session.exec(lock).first()
+    lock for the whole turn (pysqlite reads outside a transaction until the first write). Core
+    statements, no ORM object (storage/follower_row.py)."""
+    follower = follower_row.lock(session, openid)
     if follower is not None:
         return follower
     if session.get_bind().dialect.name == "postgresql":
         insert_row(session, Follower, skip_duplicate=True, openid=openid)
-        return session.exec(lock).one()
+        return follower_row.locked(session, openid)
     try:
         with session_scope(settings.db_url) as s:
             insert_row(s, Follower, openid=openid)
     except IntegrityError:
         pass
-    return session.exec(lock).one()
+    return follower_row.locked(session, openid)
 
 
 # the de-dup row locked for the turn: built once, run as Core (no ORM row is wanted back)
@@ -248,9 +248,9 @@ def handle(settings: Settings, kb, inbound: Inbound, dedup_key: Optional[str] = 
         reply = route(turn) or ""
         if reply:
             reply = page_reply(turn, reply)
+        turn_values.save(turn)
         follower.last_seen_at = utcnow()
-        flag_modified(follower, "form_state")
-        flag_modified(follower, "more_pages")
+        follower_row.save(session, follower)  # what the turn changed (JSON compared by value)
         if dedup_key:
             finish = update(ProcessedMessage).where(ProcessedMessage.key == dedup_key,
                                                     ProcessedMessage.status == "processing")

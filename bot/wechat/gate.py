@@ -7,13 +7,16 @@ it carry one message only, and keeps out addresses that are not WeChat's:
 
 - `allowed`: the caller (bot.web.client_ip: X-Forwarded-For only from POLICYBOT_TRUSTED_PROXIES)
   must be in WECHAT_ALLOWED_IPS when that list is set;
-- `once`: the first accepted request with a signature/timestamp/nonce records it, with its
-  body's hash, in the database (`SignedRequest`), so every worker knows. The same request again
-  — WeChat's own retry, or an identical replay — passes on to the de-duplication, which answers
-  it with the stored reply and never handles it twice; a different body under a used signature
-  is refused. Only a request that was fully opened (signatures, decryption, XML) is recorded, so
-  a broken one does not use up the pair. If the database cannot record it (locked, down), the
-  request — already signed and fresh — is let through and logged rather than lost.
+- `signed` + `record`: the first accepted request with a signature/timestamp/nonce records it,
+  with its body's hash, in the database (`SignedRequest`), so every worker knows. The same
+  request again — WeChat's own retry, or an identical replay — passes on to the de-duplication,
+  which answers it with the stored reply and never handles it twice; a different body under a
+  used signature is refused. Only a request that was fully opened (signatures, decryption, XML)
+  is recorded, so a broken one does not use up the pair. The record is written inside the
+  de-dup claim's transaction (bot.wechat.inbox.claim: one transaction and one worker-thread
+  hop fewer on every request), so a message is never handled without its pair recorded: while
+  the database is busy or down the claim is retried or the follower asked to send again, as for
+  any message.
 """
 from __future__ import annotations
 
@@ -21,10 +24,11 @@ import hashlib
 import logging
 import random
 from datetime import timedelta
+from typing import NamedTuple
 
 from fastapi import Request
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy import bindparam, delete, select
+from sqlmodel import Session
 
 from bot import web
 from bot.wechat.protocol import Rejected
@@ -51,25 +55,34 @@ def _digest(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
-def once(settings: Settings, params: dict, body: bytes) -> None:
-    """Record this signed request; refuse a different body under a signature already used."""
+class Signed(NamedTuple):
+    """A request's signature/timestamp/nonce (hashed: the key) and its body's hash."""
+    key: str
+    body_sha256: str
+
+
+def signed(params: dict, body: bytes) -> Signed:
     signature = params.get("signature") or params.get("msg_signature") or ""
-    key = _digest(signature, params.get("timestamp", ""), params.get("nonce", ""))
-    body_hash = _digest(body)
-    try:
-        with session_scope(settings.db_url) as s:
-            insert_row(s, SignedRequest, key=key, body_sha256=body_hash)
-    except IntegrityError:
-        with session_scope(settings.db_url) as s:
-            row = s.get(SignedRequest, key)
-            seen = row.body_sha256 if row else None
-        if seen != body_hash:
-            log.warning("/wechat: a used signature came back with another body (replay); refused")
-            raise Rejected(403, "该签名已使用过：重放的请求不予受理")
+    return Signed(_digest(signature, params.get("timestamp", ""), params.get("nonce", "")), _digest(body))
+
+
+_SEEN = select(SignedRequest.body_sha256).where(SignedRequest.key == bindparam("key"))
+
+
+def record(session: Session, request: Signed) -> None:
+    """Record this signed request in `session`'s transaction; refuse (Rejected 403) a different
+    body under a signature already used. ON CONFLICT DO NOTHING: a racing first use of the same
+    pair on another worker is waited for (PostgreSQL) and then compared like any earlier one."""
+    if insert_row(session, SignedRequest, skip_duplicate=True, key=request.key,
+                  body_sha256=request.body_sha256):
         return
-    except SQLAlchemyError:  # signature and age already hold: a follower's message is not lost
-        log.exception("/wechat: could not record the signed request; accepted unrecorded")
-        return
+    seen = session.connection().execute(_SEEN, {"key": request.key}).scalar()
+    if seen is not None and seen != request.body_sha256:
+        log.warning("/wechat: a used signature came back with another body (replay); refused")
+        raise Rejected(403, "该签名已使用过：重放的请求不予受理")
+
+
+def forget_now_and_then(settings: Settings) -> None:
     if random.random() < 0.01:
         _forget_old(settings)
 

@@ -42,13 +42,14 @@ from typing import NamedTuple, Optional
 
 from sqlalchemy import delete, update
 from sqlmodel import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from bot import dialog
 from core.config import Settings
 from core.pii import mask_openid
 from core.turn import Inbound
-from bot.wechat import push
+from bot.wechat import gate, push
+from bot.wechat.protocol import Rejected
 from storage.db import insert_row, session_scope, unreachable
 from storage.models import ProcessedMessage, utcnow
 
@@ -73,6 +74,7 @@ class Job:
     owner: bool = False  # this request claimed the message (not a duplicate)
     unreachable: bool = False  # the database could not be reached while claiming
     called_off: bool = False  # the request answered DB_DOWN_APOLOGY: never handle this message
+    refused: Optional[Rejected] = None  # a replay (bot.wechat.gate): the request answers 403
 
 
 class CalledOff(Exception):
@@ -96,14 +98,19 @@ class Claimed(NamedTuple):
     kept: Optional[int]
 
 
-def claim(settings: Settings, key: str, openid: str) -> Optional[Claimed]:
-    """Insert the de-dup key, or take over a stale claim; None for a duplicate."""
+def claim(settings: Settings, key: str, openid: str, signed: Optional[gate.Signed] = None) -> Optional[Claimed]:
+    """Record the signed request (`signed`: bot.wechat.gate, whose Rejected refuses a replay) and
+    insert the de-dup key in one transaction, or take over a stale claim; None for a duplicate.
+    The key goes in with ON CONFLICT DO NOTHING, so a duplicate's signed request is kept too."""
     now = utcnow()
-    try:
-        with session_scope(settings.db_url) as s:
-            insert_row(s, ProcessedMessage, key=key, openid=openid, created_at=now)  # a duplicate raises here
-            kept = push.newest_kept(s, openid)
-    except IntegrityError:
+    with session_scope(settings.db_url) as s:
+        if signed is not None:
+            gate.record(s, signed)
+        fresh = insert_row(s, ProcessedMessage, skip_duplicate=True, key=key, openid=openid, created_at=now)
+        kept = push.newest_kept(s, openid) if fresh else None
+    if signed is not None:
+        gate.forget_now_and_then(settings)
+    if not fresh:
         claimed_at = take_over(settings, key)
         return None if claimed_at is None else Claimed(claimed_at, _kept(settings, openid))
     if random.random() < 0.002:
@@ -216,11 +223,16 @@ def _while_busy(call, *args, job: Optional[Job] = None, **kwargs):
             pause = min(pause * 2, 2.0)
 
 
-def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optional[str]:
+def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job,
+          signed: Optional[gate.Signed] = None) -> Optional[str]:
     """The whole handling of one message in a worker thread; never raises (a failure is logged
-    and answered with the apology)."""
+    and answered with the apology; a replay is noted on the job and never handled)."""
     try:
-        return _handle_claimed(settings, kb, inbound, key, job)
+        return _handle_claimed(settings, kb, inbound, key, job, signed)
+    except Rejected as r:
+        with job.lock:
+            job.finished, job.refused = True, r
+        return None
     except CalledOff:
         log.warning("message %s: database unreachable; the follower was asked to send it again", shown(key))
         return DB_DOWN_APOLOGY
@@ -237,8 +249,9 @@ def _work(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optio
         return APOLOGY
 
 
-def _handle_claimed(settings: Settings, kb, inbound: Inbound, key: str, job: Job) -> Optional[str]:
-    claimed = _while_busy(claim, settings, key, inbound.openid, job=job)
+def _handle_claimed(settings: Settings, kb, inbound: Inbound, key: str, job: Job,
+                    signed: Optional[gate.Signed]) -> Optional[str]:
+    claimed = _while_busy(claim, settings, key, inbound.openid, signed, job=job)
     if claimed is None:
         reply, claimed_at = stored_reply(settings, key, settings.reply_deadline)
         if claimed_at is None:
@@ -290,20 +303,24 @@ def _deliver_pending(settings: Settings, openid: str, up_to: int) -> None:
         log.exception("delivering kept pushes failed")
 
 
-async def respond(settings: Settings, kb, inbound: Inbound, key: str) -> Optional[str]:
-    """The passive reply text, or None for "success" (duplicate, or pushed later)."""
+async def respond(settings: Settings, kb, inbound: Inbound, key: str,
+                  signed: Optional[gate.Signed] = None) -> Optional[str]:
+    """The passive reply text, or None for "success" (duplicate, or pushed later). Raises
+    Rejected for a replay found while the request waits (one found later is dropped unhandled)."""
     loop = asyncio.get_running_loop()
     job = Job()
     if settings.reply_deadline <= 0:  # no passive replies at all: everything is pushed
         job.abandoned = True
-        loop.run_in_executor(_executor, _work, settings, kb, inbound, key, job)
+        loop.run_in_executor(_executor, _work, settings, kb, inbound, key, job, signed)
         return None
-    future = loop.run_in_executor(_executor, _work, settings, kb, inbound, key, job)
+    future = loop.run_in_executor(_executor, _work, settings, kb, inbound, key, job, signed)
     try:
-        return await asyncio.wait_for(asyncio.shield(future), timeout=settings.reply_deadline)
+        reply = await asyncio.wait_for(asyncio.shield(future), timeout=settings.reply_deadline)
     except asyncio.TimeoutError:
         with job.lock:
             if job.finished:
+                if job.refused is not None:
+                    raise job.refused
                 return job.reply
             if not job.owner and job.unreachable:  # nothing stored: ask for the message again
                 job.called_off = True
@@ -313,3 +330,6 @@ async def respond(settings: Settings, kb, inbound: Inbound, key: str) -> Optiona
         if owner:  # tell retries now that this one goes out as a push
             loop.run_in_executor(_executor, mark_pushed, settings, key)
         return None
+    if job.refused is not None:
+        raise job.refused
+    return reply

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.routing import Match, Route
 
 from bot.wechat import gate, inbox, menu, protocol, simulator
 from bot.wechat.protocol import Rejected
@@ -29,6 +30,7 @@ log = logging.getLogger("policybot.wechat")
 router = APIRouter()
 
 MAX_BODY = 1 << 20  # 1 MiB: real WeChat messages are a few KB
+INLINE_BODY = 64 << 10  # opened on the event loop up to this size; a bigger body in a thread
 
 
 async def _read_limited(request: Request) -> bytes:
@@ -70,23 +72,23 @@ async def wechat_verify(request: Request):
         return PlainTextResponse("", status_code=400)
 
 
-def _open_once(settings, token: str, params: dict, body: bytes) -> protocol.Envelope:
-    """Signatures, decryption and parsing, then the signed request recorded: one trip to a
-    worker thread for both (each trip costs the event loop a hand-over)."""
-    envelope = protocol.open_post(settings, token, params, body)
-    gate.once(settings, params, body)
-    return envelope
-
-
-@router.post("/wechat")
 async def wechat_receive(request: Request):
+    """A real message (a few KB) is opened — signatures, decryption, XML: well under a
+    millisecond — on the event loop itself, and its signed request recorded in the de-dup
+    claim's transaction on the turn's thread (bot.wechat.inbox): one worker-thread hop per
+    message. A body over INLINE_BODY (only a forged one is) is parsed in a thread, so that it
+    cannot hold the loop up."""
     settings = request.app.state.settings
     params = dict(request.query_params)
     try:
         gate.allowed(settings, request)
         token = await _token(request)
         body = await _read_limited(request)
-        envelope = await run_in_threadpool(_open_once, settings, token, params, body)
+        if len(body) <= INLINE_BODY:
+            envelope = protocol.open_post(settings, token, params, body)
+        else:
+            envelope = await run_in_threadpool(protocol.open_post, settings, token, params, body)
+        signed = gate.signed(params, body)
     except Rejected as r:
         return _refusal(r)
     except Exception:
@@ -95,7 +97,9 @@ async def wechat_receive(request: Request):
     try:
         inbound = protocol.to_inbound(envelope.message)
         key = protocol.dedup_key(envelope.message)
-        text = await inbox.respond(settings, request.app.state.kb, inbound, key)
+        text = await inbox.respond(settings, request.app.state.kb, inbound, key, signed)
+    except Rejected as r:  # a used signature with another body
+        return _refusal(r)
     except Exception:
         log.exception("POST /wechat: handling failed")
         text = inbox.APOLOGY
@@ -106,6 +110,25 @@ async def wechat_receive(request: Request):
         return PlainTextResponse("success")
     media = "text/plain" if body == "success" else "application/xml"
     return Response(body, media_type=media)
+
+
+# POST /wechat is every follower's message: served by a plain Starlette route placed first in the
+# app's routes (bot/app.py), which skips FastAPI's route matching over every router and its
+# request handling (dependencies, exit stack) — about a twelfth of a worker's CPU under load
+# (py-spy, benchmarks/bench_cluster.py); it takes nothing FastAPI would parse. The same endpoint
+# stays on the router for /openapi.json, where the Starlette route does not appear.
+class _Route(Route):
+    """A Starlette route that names itself in the scope, as FastAPI's do (the metrics' label)."""
+
+    def matches(self, scope):
+        match, child = super().matches(scope)
+        if match != Match.NONE:
+            child["route"] = self
+        return match, child
+
+
+router.add_api_route("/wechat", wechat_receive, methods=["POST"])
+FIRST_ROUTES = [_Route("/wechat", wechat_receive, methods=["POST"], include_in_schema=False)]
 
 
 # ---------------------------------------------------------------- simulator
