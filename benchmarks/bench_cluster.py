@@ -47,6 +47,7 @@ from wechatpy.crypto import WeChatCrypto
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_wechat import AES_KEY, APPID, ROOT, TOKEN, build, free_port  # noqa: E402  (the same signed messages)
+import faults as fault_plan  # noqa: E402
 import proc_cpu  # noqa: E402
 
 QUESTIONS = ["职业技能培训补贴标准是多少", "以工代训补贴怎么申请", "电子培训券怎么领取", "济源的培训每课时不能少于多少分钟？",
@@ -77,8 +78,10 @@ def content(reply: str, crypto: WeChatCrypto) -> str:
 class Stack:
     """A running stack: where to send, which processes are its workers, its database."""
 
-    def __init__(self, name: str, urls: list[str], pids: list[int], db_url: str, stop, workers=None, parts=None):
+    def __init__(self, name: str, urls: list[str], pids: list[int], db_url: str, stop, workers=None, parts=None,
+                 faults=None):
         self.name, self.urls, self.pids, self.db_url, self.stop = name, urls, pids, db_url, stop
+        self.faults: list[tuple] = faults or []  # what --faults does to it (benchmarks/faults.py)
         self.workers: list[str] = workers or []  # each worker's own URL (the storm's targets)
         # the process trees whose CPU per request is reported: the workers, then the other parts
         self.groups: dict[str, list[int]] = {"workers": pids, **(parts or {})}
@@ -153,8 +156,9 @@ def cluster(workers: int, keep: bool) -> Stack:
             subprocess.run([*script, "down"], env=env, capture_output=True, timeout=120)
             shutil.rmtree(state, ignore_errors=True)
 
+    faults = fault_plan.cluster_faults(script, env, workers, saved["PGDIR"].strip('"'), pids[0])
     return Stack(f"cluster, {len(ports)} workers, PostgreSQL", [url], pids, db_url, stop,
-                 workers=[f"http://127.0.0.1:{p}" for p in ports], parts=parts)
+                 workers=[f"http://127.0.0.1:{p}" for p in ports], parts=parts, faults=faults)
 
 
 def planned_turns(args, prefix: str, crypto: WeChatCrypto) -> list[list[tuple]]:
@@ -219,6 +223,12 @@ async def load(stack: Stack, args) -> dict:
                     return
                 urls = [targets[(n + i) % len(targets)] for i in range(copies)]
                 results = await asyncio.gather(*(send(client, u, params, body) for u in urls))
+                for _ in range(fault_plan.RETRIES - 1 if args.faults else 0):  # WeChat sends it again
+                    if results[0][0] == "200":
+                        break
+                    await asyncio.sleep(fault_plan.RETRY_AFTER)
+                    again = await send(client, urls[0], params, body)
+                    results = [(again[0], again[1], results[0][2] + fault_plan.RETRY_AFTER + again[2]), *results[1:]]
                 statuses[results[0][0]] += 1
                 latencies.append(results[0][2])
                 turns[kind] += 1
@@ -235,7 +245,9 @@ async def load(stack: Stack, args) -> dict:
     profilers = profile(stack, args)
     cpu, parts = time.process_time(), proc_cpu.snapshot(stack.groups)
     started = time.perf_counter()
-    await asyncio.gather(*(client_loop(plan, client) for plan, client in zip(plans, clients)))
+    done_faults: list[str] = []
+    injected = [fault_plan.run(stack.faults, args.duration, done_faults)] if args.faults and stack.faults else []
+    await asyncio.gather(*(client_loop(plan, client) for plan, client in zip(plans, clients)), *injected)
     elapsed = time.perf_counter() - started
     cpu, parts = time.process_time() - cpu, proc_cpu.since(parts, stack.groups)
     for p in profilers:
@@ -266,7 +278,8 @@ async def load(stack: Stack, args) -> dict:
                                               for name, used in parts.items()),
             "load generator CPU per request (ms)": f"{1000 * cpu / max(1, len(latencies)):.1f}"
                                                    + (f" ({ran_out} clients ran out of turns)" if ran_out else ""),
-            "messages built before the run": f"{sum(len(p) for p in plans)} in {built:.1f} s"}
+            "messages built before the run": f"{sum(len(p) for p in plans)} in {built:.1f} s",
+            **({"faults (--faults)": "; ".join(done_faults) or "none for this stack"} if args.faults else {})}
 
 
 def profile(stack: Stack, args) -> list[subprocess.Popen]:
@@ -302,6 +315,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60, help="seconds of load per stack")
     ap.add_argument("--concurrency", type=int, default=50, help="followers writing at once")
     ap.add_argument("--storm", action="store_true", help="send every message three times at once")
+    ap.add_argument("--faults", action="store_true",
+                    help="on the cluster: kill -9 a worker, stop and start PostgreSQL during the load; retry as WeChat does")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--keep", action="store_true", help="leave the cluster running")
     ap.add_argument("--profile", metavar="DIR", help="py-spy every worker during the load; profiles in DIR")

@@ -154,6 +154,10 @@ def test_fact_types_hold_for_any_wording():
         assert names(figures_asked(money)) == ["amount"], money
     for share in ("职工教育经费要有多少用于一线职工", "最多按工资总额的多少扣除", "一个班最多能收多少学员"):
         assert "amount" not in names(figures_asked(share)), share
+    for named in ("培训补贴的钱是从哪项资金出的", "专账的钱从哪个基金里拿"):  # money named, not asked for
+        assert "amount" not in names(asked_types(named)), named
+    for asked in ("学技术给钱不", "能拿点钱吗"):
+        assert "amount" in names(asked_types(asked)), asked
 
 
 def test_a_cut_quote_keeps_the_stretch_that_holds_the_question():
