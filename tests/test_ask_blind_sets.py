@@ -25,7 +25,10 @@ tests/data/train and validation t6–t11 only), set L (another fresh helper) sco
 untouched on b65b97b: 52/60, 4/60 answerable refused, 10/12 out of scope refused (the anchor 39/60).
 After that session's figure completion, fact labels and whole-message referral (tuned on
 tests/data/train and validation only), set N (another fresh helper) scored once untouched on
-7c7b959: 54/60, 4/60, 11/12 (the anchor 37/60).
+7c7b959: 54/60, 4/60, 11/12 (the anchor 37/60). After that session's later changes (shared clauses
+for parts, county paths, unsure refusals offering the nearest clause, 钱 named or asked), set O
+(another fresh helper, sealed until then) scored once untouched on 669a133: 56/60, 2/60, 11/12
+(the anchor 38/60).
 """
 from __future__ import annotations
 
@@ -51,6 +54,7 @@ pytestmark = pytest.mark.db
     ("2026-12-03_set_l", 11, 2),
     ("2026-12-04_set_m", 8, 2),
     ("2026-12-04_set_n", 7, 1),
+    ("2026-12-04_set_o", 5, 1),
 ])
 def test_blind_set_stays_at_its_reported_figure(http, name, max_wrong, max_not_refused):
     wrong, not_refused = score(http, f"blind/{name}_qa.jsonl", f"blind/{name}_refuse.jsonl")
