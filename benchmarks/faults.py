@@ -36,7 +36,8 @@ def cluster_faults(script: list[str], env: dict, workers: int, pgdir: str, worke
         subprocess.run(stop, check=True, capture_output=True, timeout=90)
 
     def start_again():
-        subprocess.run([*script, "up", "--workers", str(workers), "--port", "0"], env=env, check=True,
+        # no --port: the saved one, so nginx (already running there) is only reloaded
+        subprocess.run([*script, "up", "--workers", str(workers)], env=env, check=True,
                        capture_output=True, timeout=600)
 
     return [(0.3, "kill -9 worker 1", kill_worker, 0.0), (0.5, "PostgreSQL stopped", stop_postgres, 0.0),
