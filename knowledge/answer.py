@@ -259,7 +259,7 @@ def completing(hits: list[Hit], figures: list[QType], shown: str) -> tuple[Hit, 
     if not missing or len(missing) == len(figures):
         return None  # all stated, or none (a near miss, refused before it gets here)
     for other in hits[1:COMPLETE_FROM]:
-        if other.notice.id == primary.notice.id and other.chunk.id != primary.chunk.id:
+        if other.notice.id == primary.notice.id:  # the candidates are distinct clauses
             found = [t for t in missing if t.states.search(other.chunk.text)]
             if found:
                 return other, found

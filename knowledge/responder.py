@@ -35,6 +35,7 @@ MAX_OVERVIEW = 9  # one digit each
 PART_QUOTE = 160
 LABEL = 22
 NEAREST = 0.5  # a clause with this share of the refusal threshold is offered beside a refusal
+NEAREST_LEAD = "没有找到确切的答案，最接近的规定如下，请自行判断："
 FACT_LABEL = 40  # characters of a choice label that states its clause's fact
 
 
@@ -126,6 +127,11 @@ def _label(hit: Hit, answer: str = "") -> str:
     return text if len(text) <= LABEL + 6 else text[: LABEL + 5] + "…"
 
 
+def _best_unit(hit: Hit) -> int:
+    """The index of the clause's best sentence for the question (its `sentence_scores`)."""
+    return max(range(len(hit.sentence_scores)), key=lambda j: hit.sentence_scores[j][1])
+
+
 def referred(hit: Hit) -> bool:
     """The question means a neighbouring service (knowledge/scope.yaml) more than any clause:
     “社保怎么交” is for the 社保 office, even when a clause mentions 缴纳社会保险."""
@@ -171,8 +177,8 @@ def unsure(kb, place, query, hit: Hit, ctx) -> Answer:
     the evidence retrieval found is one digit away, never asserted."""
     ans = refuse(kb, place, ctx)
     ans.answer = ans.answer.replace("没有找到能回答", "没有找到能确切回答", 1)
-    alt = answering.compose(query, [hit], kb.today(), ctx.types, lead="没有找到确切的答案，最接近的规定如下，请自行判断：")
-    ans.choices = [Choice(label=f"最接近的规定：{_label(hit, alt.answer.split(chr(10), 1)[1])}", answer=alt.answer,
+    alt = answering.compose(query, [hit], kb.today(), ctx.types)
+    ans.choices = [Choice(label=f"最接近的规定：{_label(hit, alt.answer)}", answer=f"{NEAREST_LEAD}\n{alt.answer}",
                           sources=alt.sources)]
     return ans
 
@@ -189,10 +195,11 @@ def answer_one(kb, question: str, region: str | None, place,
         return elsewhere(kb, place, query, hits, ctx)
     if not hits:
         return refuse(kb, place, ctx)
-    if referred(hits[0]):  # a confident clause still offered: “档案存几年” may mean a 人事 file, or the training's
-        return unsure(kb, place, query, hits[0], ctx) if hits[0].score >= limit else refuse(kb, place, ctx)
-    if hits[0].score < limit:
-        return unsure(kb, place, query, hits[0], ctx) if hits[0].score >= NEAREST * limit else refuse(kb, place, ctx)
+    if referred(hits[0]) or hits[0].score < limit:
+        # referred, a confident clause is still offered (“档案存几年” may mean a 人事 file, or the
+        # training's); too weak to answer, one at NEAREST of the threshold is
+        offered = limit if referred(hits[0]) else NEAREST * limit
+        return unsure(kb, place, query, hits[0], ctx) if hits[0].score >= offered else refuse(kb, place, ctx)
     if unstated(hits[0], ctx):
         return not_stated(kb, place, query, hits[0], ctx)
     year = unmet_year(question, ctx.types, hits[0].notice, hits[0].chunk.text)
@@ -254,15 +261,14 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
     if not answered:
         return refuse(kb, place)
     if len({h.chunk.id for _p, h, _c in answered}) == 1 and len(answered) == len(found):
-        best_units = {max(range(len(h.sentence_scores)), key=lambda j: h.sentence_scores[j][1])
-                      for _p, h, _c in answered if h.sentence_scores}
-        limit = max(answering.MAX_QUOTE, min(PART_QUOTE * len(parts), QUOTE_LIMIT))
+        best_units = {_best_unit(h) for _p, h, _c in answered if h.sentence_scores}
+        quote_limit = max(answering.MAX_QUOTE, min(PART_QUOTE * len(parts), QUOTE_LIMIT))
         chosen = answered[0][1]
         query, hits, ctx = whole
         mine = next((h for h in hits if h.chunk.id == chosen.chunk.id), None)
-        if mine is not None and mine.score >= threshold(kb):  # the clause every part chose leads
+        if mine is not None and mine.score >= limit:  # the clause every part chose leads
             hits = [mine] + [h for h in hits if h is not mine]
-        return answer_one(kb, question, region, place, focus=(chosen.chunk.id, best_units, limit),
+        return answer_one(kb, question, region, place, focus=(chosen.chunk.id, best_units, quote_limit),
                           retrieved=(query, hits, ctx))
     blocks, sources, first_for = [], [], {}
     for i, (part, hit, ctx) in enumerate(found, 1):
@@ -274,8 +280,7 @@ def answer_parts(kb, question: str, parts: list[str], region: str | None, place)
             continue
         first_for[hit.chunk.id] = i
         same = [h for _p, h, _c in answered if h.chunk.id == hit.chunk.id]
-        include = {max(range(len(h.sentence_scores)), key=lambda j: h.sentence_scores[j][1])
-                   for h in same if h.sentence_scores}
+        include = {_best_unit(h) for h in same if h.sentence_scores}
         lines, source = answering.clause_block(hit, ctx.types, today, limit=PART_QUOTE * len(same), include=include,
                                                question=part)
         blocks.append(f"{i}. {part}\n" + "\n".join(lines))
@@ -314,7 +319,7 @@ def _cohere(found: list, candidates: list[list[Hit]], use_synonyms: bool) -> lis
             other = theirs.get(h.chunk.id)
             if other is None or referred(h) or unstated(h, ctx) or not other.sentence_scores:
                 continue
-            used = max(range(len(other.sentence_scores)), key=lambda j: other.sentence_scores[j][1])
+            used = _best_unit(other)
             units = [answering.readable(u) for u, _sc in h.sentence_scores or []]
             if any(j != used for j in fact_units(ctx.types, units)):
                 out[i] = (part, h, ctx)
